@@ -1,0 +1,100 @@
+"""CPU backend: umap-learn + pynndescent + scikit-learn."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ..pipeline.checkpoint import NullCheckpoint
+from ..schemas import ClusterParams, UMAPParams
+from .base import ClusterOutput, RunOptions, UMAPOutput
+
+
+def enable_numba_cache() -> None:
+    """Make numba cache what it can on disk (``NUMBA_CACHE_DIR``).
+
+    umap-learn and pynndescent mark few functions ``cache=True``; with this default,
+    a fresh worker loads ~60 compiled functions from disk instead of compiling them.
+    Functions numba cannot cache (those taking other jitted functions as arguments)
+    still compile once per process, which is what warm-up is for. Call it before
+    importing umap or pynndescent.
+    """
+    import numba
+
+    if getattr(numba.njit, "_streaming_umap_cached", False):
+        return
+    plain_njit, plain_jit = numba.njit, numba.jit
+
+    def njit(*args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cache", True)
+        return plain_njit(*args, **kwargs)
+
+    def jit(*args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cache", True)
+        return plain_jit(*args, **kwargs)
+
+    njit._streaming_umap_cached = True  # type: ignore[attr-defined]
+    numba.njit, numba.jit = njit, jit
+    warnings.filterwarnings("ignore", module="numba")
+    warnings.filterwarnings("ignore", message=".*Cannot cache compiled function.*")
+
+
+def _sample(rows: int, dims: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=4.0, size=(8, dims))
+    return (centres[rng.integers(0, 8, rows)] + rng.normal(size=(rows, dims))).astype(np.float32)
+
+
+class CPUBackend:
+    name = "cpu"
+
+    def __init__(self) -> None:
+        enable_numba_cache()
+
+    def describe(self) -> dict[str, Any]:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return {"device": f"CPU ({cores} cores)", "cores": cores}
+
+    def warm_up(self, light: bool = False) -> dict[str, float]:
+        """Compile what jobs need (both kNN paths and the layout, for the common
+        metrics), then time a small layout so the ETA model knows this machine's
+        speed. ``light`` (immediate workers: < 1000 rows, exact kNN only) skips the
+        NN-descent compile, the slowest part (~15 s per metric on 2 cores)."""
+        from ..pipeline.eta import timed_stages
+
+        exact = RunOptions(chunk_size=500, exact_knn_max_rows=10_000)
+        approx = RunOptions(chunk_size=500, exact_knn_max_rows=0)
+        small = _sample(1200, 32, 0)
+        for metric in ("euclidean", "cosine"):
+            params = UMAPParams(n_neighbors=15, metric=metric, n_epochs=20, random_state=0)
+            self.umap(small, params, NullCheckpoint(), exact)
+            if not light:
+                self.umap(small, params, NullCheckpoint(), approx)
+        self.cluster(small, ClusterParams(algorithm="kmeans", n_clusters=4), NullCheckpoint(), exact)
+        data = _sample(3000, 64, 1)
+        params = UMAPParams(n_neighbors=15, metric="euclidean", n_epochs=100, random_state=0)
+        return timed_stages(lambda cp: self.umap(data, params, cp, exact), data, params, exact)
+
+    def umap(
+        self, data: np.ndarray, params: UMAPParams, cp: Any, options: RunOptions
+    ) -> UMAPOutput:
+        from ..pipeline.umap_cpu import run_umap
+
+        return run_umap(data, params, cp, options)
+
+    def cluster(
+        self, data: np.ndarray, params: ClusterParams, cp: Any, options: RunOptions
+    ) -> ClusterOutput:
+        from ..pipeline.cluster_cpu import run_cluster
+
+        return run_cluster(data, params, cp, options)
+
+    def memory_estimate(self, rows: int, dims: int, kind: str, params: dict[str, Any]) -> int | None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"CPUBackend(pid={os.getpid()})"

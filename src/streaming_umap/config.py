@@ -1,0 +1,132 @@
+"""Settings, read once from the environment into one frozen object."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Literal, Mapping
+
+from .errors import ConfigError
+
+BackendChoice = Literal["auto", "cpu", "gpu"]
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, found {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be in {low}..{high}, found {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, found {raw!r}") from None
+    if value < low:
+        raise ConfigError(f"{name} must be >= {low}, found {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with the environment variable that sets it.
+
+    Build it with :meth:`from_env`; tests use :func:`dataclasses.replace`.
+    """
+
+    host: str = "0.0.0.0"  # STREAMING_UMAP_HOST
+    port: int = 8003  # PORT or STREAMING_UMAP_PORT
+    backend: BackendChoice = "auto"  # STREAMING_UMAP_BACKEND
+    chunk_size: int = 1000  # GPU_UMAP_CHUNK_SIZE
+    max_concurrent_jobs: int = 3  # GPU_UMAP_MAX_CONCURRENT_JOBS
+    immediate_workers: int = 1  # STREAMING_UMAP_IMMEDIATE_WORKERS
+    immediate_threshold: int = 1000  # STREAMING_UMAP_IMMEDIATE_THRESHOLD (rows)
+    immediate_timeout: float = 120.0  # STREAMING_UMAP_IMMEDIATE_TIMEOUT (s)
+    max_queue: int = 100  # STREAMING_UMAP_MAX_QUEUE (pending jobs)
+    max_body_bytes: int = 4 << 30  # STREAMING_UMAP_MAX_BODY_MB
+    max_elements: int = 1_100_000_000  # STREAMING_UMAP_MAX_ELEMENTS (rows x dims)
+    data_dir: Path = Path("data")  # STREAMING_UMAP_DATA_DIR
+    log_dir: Path = Path("logs")  # STREAMING_UMAP_LOG_DIR
+    result_ttl: float = 7 * 24 * 3600.0  # STREAMING_UMAP_RESULT_TTL (s)
+    disk_budget_bytes: int = 20 << 30  # STREAMING_UMAP_DISK_BUDGET_MB
+    cancel_grace: float = 5.0  # STREAMING_UMAP_CANCEL_GRACE (s)
+    exact_knn_max_rows: int = 4096  # STREAMING_UMAP_EXACT_KNN_MAX_ROWS
+    warmup: bool = True  # STREAMING_UMAP_WARMUP=0 skips the warm-up fit
+    cuda_visible_devices: str | None = None  # CUDA_VISIBLE_DEVICES (passed to workers)
+    rmm_pool_bytes: int | None = None  # GPU_UMAP_RMM_POOL_SIZE (MiB), None = half the free memory
+    numba_cache_dir: Path = Path(".cache/numba")  # NUMBA_CACHE_DIR
+    extra_env: tuple[tuple[str, str], ...] = field(default=())
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        backend = e.get("STREAMING_UMAP_BACKEND", "auto").strip().lower() or "auto"
+        if backend not in ("auto", "cpu", "gpu"):
+            raise ConfigError(
+                f"STREAMING_UMAP_BACKEND must be auto, cpu or gpu, found {backend!r}"
+            )
+        pool_mb = e.get("GPU_UMAP_RMM_POOL_SIZE")
+        port_name = "PORT" if e.get("PORT") else "STREAMING_UMAP_PORT"
+        return cls(
+            host=e.get("STREAMING_UMAP_HOST", cls.host),
+            port=_int(e, port_name, cls.port, 0, 65535),
+            backend=backend,  # type: ignore[arg-type]
+            chunk_size=_int(e, "GPU_UMAP_CHUNK_SIZE", cls.chunk_size, 100, 1_000_000),
+            max_concurrent_jobs=_int(
+                e, "GPU_UMAP_MAX_CONCURRENT_JOBS", cls.max_concurrent_jobs, 1, 64
+            ),
+            immediate_workers=_int(
+                e, "STREAMING_UMAP_IMMEDIATE_WORKERS", cls.immediate_workers, 1, 16
+            ),
+            immediate_threshold=_int(
+                e, "STREAMING_UMAP_IMMEDIATE_THRESHOLD", cls.immediate_threshold, 0, 100_000
+            ),
+            immediate_timeout=_float(
+                e, "STREAMING_UMAP_IMMEDIATE_TIMEOUT", cls.immediate_timeout, 1.0
+            ),
+            max_queue=_int(e, "STREAMING_UMAP_MAX_QUEUE", cls.max_queue, 0, 1_000_000),
+            max_body_bytes=_int(
+                e, "STREAMING_UMAP_MAX_BODY_MB", cls.max_body_bytes >> 20, 1, 1 << 20
+            )
+            << 20,
+            max_elements=_int(
+                e, "STREAMING_UMAP_MAX_ELEMENTS", cls.max_elements, 1, 1 << 40
+            ),
+            data_dir=Path(e.get("STREAMING_UMAP_DATA_DIR", str(cls.data_dir))),
+            log_dir=Path(e.get("STREAMING_UMAP_LOG_DIR", str(cls.log_dir))),
+            result_ttl=_float(e, "STREAMING_UMAP_RESULT_TTL", cls.result_ttl, 1.0),
+            disk_budget_bytes=_int(
+                e, "STREAMING_UMAP_DISK_BUDGET_MB", cls.disk_budget_bytes >> 20, 1, 1 << 30
+            )
+            << 20,
+            cancel_grace=_float(e, "STREAMING_UMAP_CANCEL_GRACE", cls.cancel_grace, 0.1),
+            exact_knn_max_rows=_int(
+                e, "STREAMING_UMAP_EXACT_KNN_MAX_ROWS", cls.exact_knn_max_rows, 0, 10_000_000
+            ),
+            warmup=e.get("STREAMING_UMAP_WARMUP", "1").strip() not in ("0", "false", "no"),
+            cuda_visible_devices=e.get("CUDA_VISIBLE_DEVICES"),
+            rmm_pool_bytes=None if not pool_mb else _int(e, "GPU_UMAP_RMM_POOL_SIZE", 0, 1, 1 << 22) << 20,
+            numba_cache_dir=Path(e.get("NUMBA_CACHE_DIR", str(cls.numba_cache_dir))),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def describe(self) -> dict[str, object]:
+        """A JSON-friendly view, for logs and /health."""
+        out: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = str(value) if isinstance(value, Path) else value
+        return out

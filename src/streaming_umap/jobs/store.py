@@ -1,0 +1,191 @@
+"""Job records in SQLite; job inputs and results as ``.npy`` files.
+
+Layout of the data folder::
+
+    data/jobs.sqlite3            one row per job, plus the ETA cost model
+    data/jobs/<id>/input.npy     float32 rows x dims, deleted once the job ends
+    data/jobs/<id>/embedding.npy float32 rows x n_components      (UMAP result)
+    data/jobs/<id>/labels.npy    int32 rows                       (clustering result)
+    data/jobs/<id>/centers.npy   float32 n_clusters x dims        (kmeans)
+
+Files are written to a temporary name and renamed, so a crash never leaves a
+half-written input or result under its real name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .models import ACTIVE_STATUSES, Job, Status
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = (
+    "id", "kind", "status", "stage", "params", "total_points", "dims", "total_chunks",
+    "created_at", "started_at", "finished_at", "processed_points", "current_chunk",
+    "epoch", "total_epochs", "progress", "error", "warning", "result", "result_expired",
+    "paused_seconds", "seq",
+)
+_JSON_COLUMNS = {"params", "result"}
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, kind TEXT, status TEXT, stage TEXT, params TEXT,
+    total_points INTEGER, dims INTEGER, total_chunks INTEGER, created_at REAL,
+    started_at REAL, finished_at REAL, processed_points INTEGER, current_chunk INTEGER,
+    epoch INTEGER, total_epochs INTEGER, progress REAL, error TEXT, warning TEXT,
+    result TEXT, result_expired INTEGER, paused_seconds REAL, seq INTEGER
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+CREATE TABLE IF NOT EXISTS cost_model (
+    backend TEXT, key TEXT, coef REAL, updated_at REAL, PRIMARY KEY (backend, key)
+);
+"""
+
+
+class JobStore:
+    """Persistence for jobs. All methods are short; call them from any one thread
+    at a time (the lock makes concurrent calls safe, not fast)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.jobs_dir = self.data_dir / "jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.data_dir / "jobs.sqlite3"
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    # ---------------------------------------------------------------- records
+
+    def save(self, job: Job) -> None:
+        values = []
+        for name in _COLUMNS:
+            value = getattr(job, "progress" if name == "progress" else name)
+            if name == "status":
+                value = job.status.value
+            elif name in _JSON_COLUMNS:
+                value = None if value is None else json.dumps(value)
+            elif name == "result_expired":
+                value = int(bool(value))
+            values.append(value)
+        marks = ", ".join("?" for _ in _COLUMNS)
+        with self._lock:
+            self._db.execute(
+                f"INSERT OR REPLACE INTO jobs ({', '.join(_COLUMNS)}) VALUES ({marks})", values
+            )
+
+    def load_all(self) -> list[Job]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM jobs ORDER BY created_at"
+            ).fetchall()
+        return [self._job_of(row) for row in rows]
+
+    def _job_of(self, row: tuple[Any, ...]) -> Job:
+        values = dict(zip(_COLUMNS, row))
+        for name in _JSON_COLUMNS:
+            values[name] = None if values[name] is None else json.loads(values[name])
+        values["status"] = Status(values["status"])
+        values["result_expired"] = bool(values["result_expired"])
+        return Job(**values)
+
+    def delete(self, job_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+
+    def recover(self, now: float | None = None) -> list[Job]:
+        """Load every job after a restart. Jobs that were running when the server
+        stopped come back as failed; queued ones stay queued (their input is intact)."""
+        now = time.time() if now is None else now
+        jobs = self.load_all()
+        for job in jobs:
+            if job.status not in ACTIVE_STATUSES:
+                continue
+            if job.status == Status.PENDING and self.input_path(job.id).exists():
+                continue
+            job.status = Status.FAILED
+            job.finished_at = now
+            job.paused_since = None
+            job.eta_seconds = None
+            job.error = (
+                "the server stopped while this job was in flight "
+                f"(it was at stage '{job.stage}'); submit it again"
+            )
+            self.save(job)
+            self.remove_input(job.id)
+            log.warning("job %s failed on recovery: it was in flight at shutdown", job.id)
+        return jobs
+
+    # ---------------------------------------------------------------- files
+
+    def job_dir(self, job_id: str) -> Path:
+        return self.jobs_dir / job_id
+
+    def input_path(self, job_id: str) -> Path:
+        return self.job_dir(job_id) / "input.npy"
+
+    def write_input(self, job_id: str, data: np.ndarray) -> Path:
+        folder = self.job_dir(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = self.input_path(job_id)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(data, dtype=np.float32))
+        os.replace(tmp, path)
+        return path
+
+    def remove_input(self, job_id: str) -> None:
+        self.input_path(job_id).unlink(missing_ok=True)
+
+    def result_path(self, job_id: str, kind: str) -> Path:
+        return self.job_dir(job_id) / ("embedding.npy" if kind == "umap" else "labels.npy")
+
+    def centers_path(self, job_id: str) -> Path:
+        return self.job_dir(job_id) / "centers.npy"
+
+    def folder_bytes(self, job_id: str) -> int:
+        folder = self.job_dir(job_id)
+        if not folder.exists():
+            return 0
+        return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+
+    def remove_results(self, job_id: str) -> None:
+        shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+
+    # ---------------------------------------------------------------- cost model
+
+    def load_cost_model(self, backend: str) -> dict[str, float]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, coef FROM cost_model WHERE backend = ?", (backend,)
+            ).fetchall()
+        return {key: coef for key, coef in rows}
+
+    def save_cost_model(self, backend: str, coef: dict[str, float]) -> None:
+        now = time.time()
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO cost_model (backend, key, coef, updated_at) VALUES (?, ?, ?, ?)",
+                [(backend, key, value, now) for key, value in coef.items()],
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __repr__(self) -> str:
+        return f"JobStore(path={str(self.path)!r})"

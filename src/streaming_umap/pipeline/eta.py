@@ -1,0 +1,282 @@
+"""The ETA cost model: predicted seconds per stage, and progress made of them.
+
+Each stage's cost is ``base + coef * units``, where ``units`` is the stage's work in
+natural terms (rows^2 x dims for exact kNN, epochs x rows x k for the layout, ...).
+``coef`` (seconds per unit) starts from built-in priors, is measured by each worker's
+warm-up on this machine, and is refined from every finished job, per backend and
+stage. Progress is then ``elapsed / (elapsed + predicted remaining)``, so it moves
+evenly with time whenever the predictions are right, and the ETA is honest from the
+first frame.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+BASE_SECONDS = 0.02
+
+STAGES: dict[str, tuple[str, ...]] = {
+    "umap": ("load", "knn", "graph", "layout", "write"),
+    "cluster": ("load", "cluster", "write"),
+}
+
+# Seconds per unit, measured on a 2-core x86 box (CPU) and an H200 (GPU, from
+# shared/DESIGN.md); replaced by warm-up measurements and finished jobs.
+PRIORS: dict[str, dict[str, float]] = {
+    "cpu": {
+        "load": 2e-9,
+        "knn:exact": 4e-11,
+        "knn:approx": 4e-10,
+        "graph": 5e-6,
+        "layout": 8e-8,
+        "write": 1e-8,
+        "cluster:kmeans": 2e-10,
+        "cluster:dbscan": 4e-11,
+        "cluster:hdbscan": 2e-7,
+    },
+    "gpu": {
+        "load": 1e-9,
+        "knn:exact": 1e-13,
+        "knn:approx": 4e-12,
+        "graph": 3e-8,
+        "layout": 3e-11,
+        "write": 1e-8,
+        "cluster:kmeans": 4e-13,
+        "cluster:dbscan": 1e-13,
+        "cluster:hdbscan": 2e-9,
+    },
+}
+
+
+def default_epochs(rows: int) -> int:
+    """umap-learn's and cuML's default: 500 epochs up to 10,000 rows, else 200."""
+    return 500 if rows <= 10_000 else 200
+
+
+def stage_key_units(
+    kind: str, stage: str, rows: int, dims: int, params: dict[str, Any], exact_max_rows: int
+) -> tuple[str, float]:
+    """The cost-model key and the work units of one stage of a job."""
+    k = max(1, min(int(params.get("n_neighbors", 15)), max(1, rows - 1)))
+    if stage == "load":
+        return "load", float(rows * dims)
+    if stage == "write":
+        return "write", float(rows * max(1, int(params.get("n_components", 1))))
+    if stage == "knn":
+        if rows <= exact_max_rows:
+            return "knn:exact", float(rows) * rows * dims
+        return "knn:approx", float(rows) * dims * k * math.log2(max(rows, 2))
+    if stage == "graph":
+        return "graph", float(rows * k)
+    if stage == "layout":
+        epochs = int(params.get("n_epochs") or default_epochs(rows))
+        return "layout", float(epochs) * rows * k
+    if stage == "cluster":
+        algorithm = str(params.get("algorithm", "dbscan"))
+        if algorithm == "kmeans":
+            return "cluster:kmeans", float(rows) * dims * int(params.get("n_clusters", 8)) * 20
+        if algorithm == "dbscan":
+            return "cluster:dbscan", float(rows) * rows * dims
+        return "cluster:hdbscan", float(rows) * math.log2(max(rows, 2)) * dims
+    return stage, 0.0
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    stage: str
+    key: str
+    units: float
+    seconds: float
+
+
+@dataclass
+class CostModel:
+    backend: str
+    coef: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        merged = dict(PRIORS.get(self.backend, PRIORS["cpu"]))
+        merged.update(self.coef)
+        self.coef = merged
+
+    def predict(self, key: str, units: float) -> float:
+        return BASE_SECONDS + self.coef.get(key, 0.0) * units
+
+    def plan(
+        self, kind: str, rows: int, dims: int, params: dict[str, Any], exact_max_rows: int
+    ) -> list[StagePlan]:
+        out = []
+        for stage in STAGES[kind]:
+            key, units = stage_key_units(kind, stage, rows, dims, params, exact_max_rows)
+            out.append(StagePlan(stage, key, units, self.predict(key, units)))
+        return out
+
+    def calibrate(self, measured: dict[str, float], reference: str = "layout") -> float:
+        """Scale every coefficient by this machine's speed, read off the warm-up's
+        ``reference`` stage (the layout: linear in its units, little fixed cost).
+        Other stages of a tiny warm-up run are dominated by fixed costs, so they
+        only inform the model once real jobs finish. Returns the factor used."""
+        coef = measured.get(reference)
+        if not coef or reference not in self.coef:
+            return 1.0
+        factor = min(4.0, max(0.25, coef / PRIORS.get(self.backend, PRIORS["cpu"])[reference]))
+        self.coef = {k: v * factor for k, v in PRIORS.get(self.backend, PRIORS["cpu"]).items()}
+        return factor
+
+    def observe(self, key: str, units: float, seconds: float, weight: float = 0.5) -> None:
+        """Move ``coef[key]`` toward what was just measured (geometric mean step)."""
+        if units <= 0 or seconds <= BASE_SECONDS or key not in self.coef:
+            return
+        measured = (seconds - BASE_SECONDS) / units
+        old = self.coef[key]
+        self.coef[key] = math.exp((1 - weight) * math.log(old) + weight * math.log(measured))
+
+    def total(self, plan: list[StagePlan]) -> float:
+        return sum(p.seconds for p in plan)
+
+
+class _Clock:
+    """Compute time: stops while the job is paused."""
+
+    def __init__(self, now: float) -> None:
+        self.elapsed = 0.0
+        self.since: float | None = now
+
+    def read(self, now: float) -> float:
+        return self.elapsed + (now - self.since if self.since is not None else 0.0)
+
+    def stop(self, now: float) -> None:
+        if self.since is not None:
+            self.elapsed += now - self.since
+            self.since = None
+
+    def start(self, now: float) -> None:
+        if self.since is None:
+            self.since = now
+
+
+class ProgressTracker:
+    """Turns stage and step events of one running job into progress and ETA."""
+
+    def __init__(self, plan: list[StagePlan], now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        self.plan = plan
+        self.clock = _Clock(now)
+        self.index = -1
+        self.stage_started = 0.0
+        self.done = 0
+        self.total = 1
+        self.finished: list[tuple[StagePlan, float]] = []
+        self.progress = 0.0
+
+    def _position(self, stage: str) -> int:
+        for i, p in enumerate(self.plan):
+            if p.stage == stage:
+                return i
+        return -1
+
+    def on_stage(self, stage: str, total: int, now: float) -> None:
+        position = self._position(stage)
+        if position < 0 or position <= self.index:
+            return
+        clock = self.clock.read(now)
+        if self.index >= 0:
+            self.finished.append((self.plan[self.index], clock - self.stage_started))
+        self.index, self.stage_started = position, clock
+        self.done, self.total = 0, max(1, total)
+
+    def on_advance(self, done: int, now: float) -> None:
+        self.done = max(self.done, min(done, self.total))
+
+    def pause(self, now: float) -> None:
+        self.clock.stop(now)
+
+    def resume(self, now: float) -> None:
+        self.clock.start(now)
+
+    def finish(self, now: float) -> list[tuple[StagePlan, float]]:
+        """Close the last stage; return (plan, measured seconds) of each stage seen."""
+        if self.index >= 0:
+            self.finished.append((self.plan[self.index], self.clock.read(now) - self.stage_started))
+            self.index = len(self.plan)
+        return self.finished
+
+    def _speed(self) -> float:
+        predicted = sum(p.seconds for p, _ in self.finished)
+        actual = sum(s for _, s in self.finished)
+        if predicted < 0.2 or actual <= 0:
+            return 1.0
+        return min(5.0, max(0.2, actual / predicted))
+
+    def estimate(self, now: float) -> tuple[float, float]:
+        """(progress percentage, ETA seconds), progress never decreasing."""
+        clock = self.clock.read(now)
+        speed = self._speed()
+        if self.index < 0:
+            remaining = sum(p.seconds for p in self.plan) * speed
+        else:
+            current = self.plan[self.index].seconds * speed
+            spent = clock - self.stage_started
+            fraction = self.done / self.total
+            if fraction <= 0:
+                left = current - spent if spent < current else 0.25 * spent
+            else:
+                by_rate = spent * (1 - fraction) / fraction
+                weight = min(1.0, 2 * fraction)
+                left = (1 - weight) * current * (1 - fraction) + weight * by_rate
+            later = sum(p.seconds for p in self.plan[self.index + 1 :]) * speed
+            remaining = max(0.0, left) + later
+        if clock + remaining > 0:
+            self.progress = max(self.progress, min(99.9, 100.0 * clock / (clock + remaining)))
+        return self.progress, remaining
+
+
+class RecordingCheckpoint:
+    """A checkpoint that notes when each stage starts (for warm-up timing)."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, float]] = []
+
+    def stage(self, name: str, total: int, **info: int) -> None:
+        self.marks.append((name, time.perf_counter()))
+
+    def advance(self, done: int, **counters: int) -> None:
+        pass
+
+    def poll(self) -> str:
+        return "go"
+
+    def wants_layout(self, epoch: int) -> bool:
+        return False
+
+    def layout(self, epoch: int, embedding: np.ndarray) -> None:
+        pass
+
+
+def timed_stages(
+    run: Callable[[RecordingCheckpoint], object],
+    data: np.ndarray,
+    params: Any,
+    options: Any,
+) -> dict[str, float]:
+    """Run a small UMAP and return seconds per unit of each stage it went through."""
+    import msgspec
+
+    cp = RecordingCheckpoint()
+    run(cp)
+    cp.marks.append(("end", time.perf_counter()))
+    values = msgspec.structs.asdict(params)
+    out: dict[str, float] = {}
+    for (stage, start), (_, stop) in zip(cp.marks, cp.marks[1:]):
+        key, units = stage_key_units(
+            "umap", stage, data.shape[0], data.shape[1], values, options.exact_knn_max_rows
+        )
+        if units > 0 and stop - start > BASE_SECONDS:
+            out[key] = (stop - start - BASE_SECONDS) / units
+    return out

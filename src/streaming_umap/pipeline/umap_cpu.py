@@ -1,0 +1,89 @@
+"""UMAP on the CPU: our chunked kNN, then umap-learn for the graph and the layout."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from ..backends.base import RunOptions, UMAPOutput, default_epochs
+from ..schemas import UMAPParams
+from .checkpoint import Checkpoint
+from .knn import knn_graph
+from .layout_hook import epoch_checkpoints
+
+MIN_ROWS_FOR_UMAP = 4
+
+
+def adjusted_neighbors(rows: int, params: UMAPParams) -> tuple[int, list[str]]:
+    """n_neighbors as used for this many rows, and a warning if it had to change."""
+    k = params.n_neighbors
+    if k <= rows - 1:
+        return k, []
+    clamped = max(1, rows - 1)
+    return clamped, [
+        f"n_neighbors clamped from {k} to {clamped} (rows - 1): only {rows} rows were given"
+    ]
+
+
+def pca_layout(data: np.ndarray, n_components: int) -> np.ndarray:
+    """A deterministic layout for inputs too small for UMAP: centred PCA coordinates,
+    zero-padded when there are fewer directions than components."""
+    centred = data.astype(np.float64) - data.mean(axis=0, keepdims=True)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    coords = centred @ vt.T
+    out = np.zeros((data.shape[0], n_components), dtype=np.float32)
+    width = min(n_components, coords.shape[1])
+    out[:, :width] = coords[:, :width]
+    return out
+
+
+def run_umap(
+    data: np.ndarray, params: UMAPParams, cp: Checkpoint, options: RunOptions
+) -> UMAPOutput:
+    import umap
+
+    rows = data.shape[0]
+    k, notes = adjusted_neighbors(rows, params)
+    if rows < MIN_ROWS_FOR_UMAP:
+        notes.append(
+            f"UMAP needs at least {MIN_ROWS_FOR_UMAP} rows, {rows} given: "
+            "returned the rows' PCA coordinates instead"
+        )
+        cp.stage("layout", 1)
+        embedding = pca_layout(data, params.n_components)
+        cp.advance(1, processed_points=rows)
+        return UMAPOutput(embedding, notes)
+
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    indices, distances, _ = knn_graph(
+        data,
+        k,
+        params.metric,
+        chunk_size=options.chunk_size,
+        exact_max_rows=options.exact_knn_max_rows,
+        random_state=params.random_state,
+        cp=cp,
+    )
+    seconds["knn"] = time.perf_counter() - started
+    n_epochs = params.n_epochs or default_epochs(rows)
+    cp.stage("graph", 1)
+    model = umap.UMAP(
+        n_neighbors=k,
+        n_components=params.n_components,
+        min_dist=params.min_dist,
+        metric=params.metric,
+        random_state=params.random_state,
+        n_epochs=n_epochs,
+        precomputed_knn=(indices, distances, None),
+        init="spectral" if rows > params.n_components + 1 else "random",
+    )
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with epoch_checkpoints(cp, rows):
+            embedding = model.fit_transform(data)
+    seconds["graph+layout"] = time.perf_counter() - started
+    return UMAPOutput(np.ascontiguousarray(embedding, dtype=np.float32), notes, seconds)

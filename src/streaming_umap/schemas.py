@@ -1,0 +1,278 @@
+"""Request parameters, response bodies and WebSocket frames.
+
+The same ``msgspec`` types validate requests and generate ``/openapi.json``, so the
+documentation cannot drift from what the server accepts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+import msgspec
+from msgspec import Meta, Struct
+
+from .errors import InvalidInput, MalformedBody
+
+Metric = Literal["euclidean", "cosine", "manhattan", "correlation", "chebyshev"]
+METRICS: tuple[str, ...] = ("euclidean", "cosine", "manhattan", "correlation", "chebyshev")
+Algorithm = Literal["dbscan", "kmeans", "hdbscan"]
+ALGORITHMS: tuple[str, ...] = ("dbscan", "kmeans", "hdbscan")
+JobKind = Literal["umap", "cluster"]
+StatusName = Literal[
+    "pending", "processing", "paused", "cancelling", "completed", "failed", "cancelled"
+]
+
+Seed = Annotated[int, Meta(ge=0, le=2**32 - 1, description="fixed seed: reproducible result")]
+ChunkSize = Annotated[int, Meta(ge=100, le=1_000_000, description="query rows per kNN chunk")]
+
+# What each field accepts, in words; used in 422 messages next to msgspec's own text.
+FIELD_RULES: dict[str, str] = {
+    "data": "a non-empty list of equal-length, non-empty lists of finite numbers",
+    "n_components": "an integer in 1..100",
+    "n_neighbors": "an integer in 2..200",
+    "min_dist": "a number in 0.0..1.0",
+    "metric": "one of " + ", ".join(METRICS),
+    "random_state": "null or an integer in 0..4294967295",
+    "n_epochs": "null or an integer in 1..5000",
+    "chunk_size": "null or an integer in 100..1000000",
+    "algorithm": "one of " + ", ".join(ALGORITHMS),
+    "n_clusters": "an integer in 1..10000 and at most the number of rows",
+    "eps": "a number > 0",
+    "min_samples": "an integer in 1..10000",
+    "min_cluster_size": "an integer in 2..1000000",
+}
+
+
+class UMAPParams(Struct, kw_only=True, forbid_unknown_fields=True):
+    """UMAP parameters (everything but the data)."""
+
+    n_components: Annotated[int, Meta(ge=1, le=100)] = 2
+    n_neighbors: Annotated[int, Meta(ge=2, le=200)] = 15
+    min_dist: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.1
+    metric: Metric = "euclidean"
+    random_state: Seed | None = None
+    n_epochs: Annotated[int, Meta(ge=1, le=5000)] | None = None
+    chunk_size: ChunkSize | None = None
+
+
+class ClusterParams(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Clustering parameters (everything but the data)."""
+
+    algorithm: Algorithm = "dbscan"
+    n_clusters: Annotated[int, Meta(ge=1, le=10000)] = 8
+    eps: Annotated[float, Meta(gt=0.0)] = 0.5
+    min_samples: Annotated[int, Meta(ge=1, le=10000)] = 5
+    min_cluster_size: Annotated[int, Meta(ge=2, le=1_000_000)] = 5
+    metric: Metric = "euclidean"
+    random_state: Seed | None = None
+    chunk_size: ChunkSize | None = None
+
+
+class UMAPRequest(UMAPParams, kw_only=True, forbid_unknown_fields=True):
+    """JSON body of ``POST /umap/streaming/umap``."""
+
+    data: list[list[float]]
+
+
+class ClusterRequest(ClusterParams, kw_only=True, forbid_unknown_fields=True):
+    """JSON body of ``POST /umap/streaming/cluster``."""
+
+    data: list[list[float]]
+
+
+Params = Union[UMAPParams, ClusterParams]
+PARAMS_TYPE: dict[str, type[UMAPParams] | type[ClusterParams]] = {
+    "umap": UMAPParams,
+    "cluster": ClusterParams,
+}
+REQUEST_TYPE: dict[str, type[UMAPRequest] | type[ClusterRequest]] = {
+    "umap": UMAPRequest,
+    "cluster": ClusterRequest,
+}
+
+
+# ---------------------------------------------------------------- responses
+
+
+class SubmitResponse(Struct, kw_only=True, omit_defaults=False):
+    job_id: str
+    status: Literal["started", "completed"]
+    message: str
+    total_points: int
+    estimated_chunks: int
+    warning: str | None = None
+    status_url: str | None = None
+    ws_url: str | None = None
+    processing_time: float | None = None
+    embeddings: list[list[float]] | None = None
+    labels: list[int] | None = None
+    n_clusters: int | None = None
+    noise_points: int | None = None
+    centers: list[list[float]] | None = None
+
+
+class JobStatus(Struct, kw_only=True):
+    job_id: str
+    kind: JobKind
+    status: StatusName
+    stage: str
+    total_points: int
+    processed_points: int
+    current_chunk: int
+    total_chunks: int
+    progress_percentage: float
+    estimated_completion: float | None
+    eta_seconds: float | None
+    processing_time: float
+    result: dict[str, Any] | None
+    error: str | None
+    warning: str | None
+    params: dict[str, Any]
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    epoch: int | None = None
+    total_epochs: int | None = None
+    result_expired: bool = False
+
+
+class JobList(Struct):
+    jobs: list[JobStatus]
+    count: int
+
+
+class ControlResponse(Struct):
+    job_id: str
+    status: StatusName
+    message: str
+
+
+class ResultBody(Struct, kw_only=True):
+    job_id: str
+    kind: JobKind
+    embeddings: list[list[float]] | None = None
+    labels: list[int] | None = None
+    n_clusters: int | None = None
+    noise_points: int | None = None
+    centers: list[list[float]] | None = None
+
+
+class WorkerCounts(Struct):
+    total: int
+    alive: int
+    warming: int
+    busy: int
+    idle: int
+    immediate: int
+
+
+class Health(Struct, kw_only=True):
+    status: Literal["starting", "ok", "degraded"]
+    version: str
+    backend: str
+    device: str
+    workers: WorkerCounts
+    queue_depth: int
+    max_queue: int
+    active_jobs: int
+    uptime_seconds: float
+    gpu: dict[str, Any] | None = None
+
+
+class ErrorBody(Struct):
+    detail: str
+    field: str | None = None
+    row: int | None = None
+
+
+class Frame(Struct, kw_only=True):
+    """One WebSocket frame (server to client). Documented in docs/API.md."""
+
+    type: Literal[
+        "snapshot", "progress", "paused", "resumed", "completed", "failed", "cancelled",
+        "ack", "error", "layout",
+    ]
+    seq: int
+    job_id: str
+    status: StatusName
+    stage: str
+    total_points: int
+    processed_points: int
+    current_chunk: int
+    total_chunks: int
+    progress_percentage: float
+    estimated_completion: float | None
+    eta_seconds: float | None
+    processing_time: float
+    timestamp: float
+
+
+class ClientAction(Struct, forbid_unknown_fields=True):
+    action: Literal["cancel", "pause", "resume"]
+
+
+# ---------------------------------------------------------------- validation helpers
+
+_PATH = re.compile(r"`\$\.(\w+)((?:\[\d+\])*)`")
+
+
+def _field_of(message: str) -> tuple[str | None, int | None]:
+    match = _PATH.search(message)
+    if not match:
+        unknown = re.search(r"unknown field `(\w+)`", message)
+        return (unknown.group(1) if unknown else None), None
+    indexes = re.findall(r"\[(\d+)\]", match.group(2))
+    return match.group(1), (int(indexes[0]) if indexes and match.group(1) == "data" else None)
+
+
+def invalid_from_msgspec(exc: msgspec.ValidationError) -> InvalidInput:
+    """Turn msgspec's message into a 422 that names the field and what it accepts."""
+    message = str(exc)
+    field, row = _field_of(message)
+    if "unknown field" in message:
+        allowed = sorted(set(FIELD_RULES))
+        return InvalidInput(
+            f"{message}; accepted fields are: {', '.join(allowed)}", field=field
+        )
+    rule = FIELD_RULES.get(field or "")
+    detail = f"invalid `{field}`: {message}" if field else message
+    if rule:
+        detail += f"; expected {rule}"
+    if row is not None:
+        detail += f" (row {row})"
+    return InvalidInput(detail, field=field, row=row)
+
+
+def decode_request(kind: str, body: bytes) -> UMAPRequest | ClusterRequest:
+    """Decode and type-check a JSON request body (call it off the event loop)."""
+    try:
+        return msgspec.json.decode(body, type=REQUEST_TYPE[kind])
+    except msgspec.ValidationError as exc:
+        raise invalid_from_msgspec(exc) from None
+    except msgspec.DecodeError as exc:
+        raise MalformedBody(f"body is not valid JSON: {exc}") from None
+
+
+def params_from_query(kind: str, query: dict[str, str]) -> UMAPParams | ClusterParams:
+    """Parameters given in a query string (for binary uploads)."""
+    cleaned = {k: v for k, v in query.items() if v not in ("", "null", "None")}
+    try:
+        return msgspec.convert(cleaned, PARAMS_TYPE[kind], strict=False)
+    except msgspec.ValidationError as exc:
+        raise invalid_from_msgspec(exc) from None
+
+
+def params_of(request: UMAPRequest | ClusterRequest) -> UMAPParams | ClusterParams:
+    fields = msgspec.structs.asdict(request)
+    fields.pop("data")
+    kind = "umap" if isinstance(request, UMAPRequest) else "cluster"
+    return PARAMS_TYPE[kind](**fields)
+
+
+def params_to_dict(params: UMAPParams | ClusterParams) -> dict[str, Any]:
+    return msgspec.structs.asdict(params)
+
+
+def params_from_dict(kind: str, values: dict[str, Any]) -> UMAPParams | ClusterParams:
+    return msgspec.convert(values, PARAMS_TYPE[kind])

@@ -1,0 +1,82 @@
+"""The application factory: routes, error handlers, and the lifespan that owns the
+store, the hub and the supervisor (no module-level state)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.requests import Request
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from ..config import Settings
+from ..jobs.hub import Hub
+from ..jobs.store import JobStore
+from ..jobs.supervisor import Supervisor
+from ..logsetup import configure_logging
+from . import demo, openapi, routes, ws
+from .responses import EXCEPTION_HANDLERS
+
+STATIC = Path(__file__).parent / "static"
+API = "/umap/streaming"
+
+
+async def index(request: Request) -> Response:
+    page = STATIC / "app" / "index.html"
+    if page.exists():
+        return FileResponse(page)
+    return HTMLResponse("<!doctype html><title>streaming-umap</title><h1>streaming-umap</h1>"
+                        "<p>The browser page is not built. API docs: <a href='/docs'>/docs</a>.</p>")
+
+
+def build_routes() -> list[Route | WebSocketRoute | Mount]:
+    out: list[Route | WebSocketRoute | Mount] = [
+        Route(f"{API}/umap", routes.submit_umap, methods=["POST"]),
+        Route(f"{API}/cluster", routes.submit_cluster, methods=["POST"]),
+        Route(f"{API}/status/{{job_id}}", routes.status),
+        Route(f"{API}/result/{{job_id}}", routes.result),
+        Route(f"{API}/cancel/{{job_id}}", routes.cancel, methods=["DELETE"]),
+        Route(f"{API}/pause/{{job_id}}", routes.pause, methods=["POST"]),
+        Route(f"{API}/resume/{{job_id}}", routes.resume, methods=["POST"]),
+        Route(f"{API}/jobs", routes.jobs),
+        WebSocketRoute(f"{API}/ws/{{job_id}}", ws.job_socket),
+        Route(f"{API}/demo", demo.catalogue),
+        Route(f"{API}/demo/{{name}}/labels", demo.labels),
+        Route(f"{API}/demo/{{name}}/data", demo.data),
+        Route(f"{API}/demo/{{name}}/{{kind:str}}", demo.start, methods=["POST"]),
+        Route("/health", routes.health),
+        Route("/openapi.json", openapi.openapi_json),
+        Route("/docs", openapi.docs),
+        Route("/docs/init.js", openapi.docs_init),
+        Mount("/docs/assets", app=openapi.docs_assets()),
+        Route("/", index),
+    ]
+    if (STATIC / "app").exists():
+        out.append(Mount("/static", app=StaticFiles(directory=STATIC / "app")))
+    return out
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        configure_logging(settings.log_dir)
+        store = JobStore(settings.data_dir)
+        supervisor = Supervisor(settings, store, Hub())
+        app.state.supervisor, app.state.hub = supervisor, supervisor.hub
+        await supervisor.start()
+        try:
+            yield
+        finally:
+            await supervisor.stop()
+            store.close()
+
+    app = Starlette(routes=build_routes(), lifespan=lifespan,
+                    exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+    app.state.settings = settings
+    return app

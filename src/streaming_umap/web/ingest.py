@@ -1,0 +1,249 @@
+"""Reading and checking submitted data, before anything is queued.
+
+Bodies are read with a byte limit (413 as soon as it is passed) and parsed off the
+event loop. Accepted: JSON (``application/json``, parsed by msgspec, which also
+type-checks every field), ``.npy`` (``application/x-npy`` or
+``application/octet-stream``, no pickles, read without a copy), and CSV
+(``text/csv``, an optional header line). Every problem becomes a 4xx that names it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import numpy as np
+from starlette.requests import Request
+
+from ..config import Settings
+from ..errors import InvalidInput, MalformedBody, PayloadTooLarge, UnsupportedMediaType
+from ..schemas import (
+    ClusterParams,
+    UMAPParams,
+    decode_request,
+    params_from_query,
+    params_of,
+)
+
+JSON_TYPES = ("application/json",)
+NPY_TYPES = ("application/x-npy", "application/octet-stream", "application/npy")
+CSV_TYPES = ("text/csv",)
+ACCEPTED = ", ".join(JSON_TYPES + NPY_TYPES + CSV_TYPES)
+
+
+@dataclass
+class Submission:
+    kind: str
+    params: UMAPParams | ClusterParams
+    data: np.ndarray  # float32, C-contiguous, rows x dims, finite
+    warnings: list[str]
+
+
+def media_type(request: Request) -> str:
+    raw = request.headers.get("content-type", "application/json")
+    return raw.split(";")[0].strip().lower() or "application/json"
+
+
+def check_media_type(kind: str) -> None:
+    if kind not in JSON_TYPES + NPY_TYPES + CSV_TYPES:
+        raise UnsupportedMediaType(f"unsupported Content-Type {kind!r}; send one of: {ACCEPTED}")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(
+            f"request body is {int(declared)} bytes; the limit is {limit} bytes "
+            f"({limit >> 20} MiB, STREAMING_UMAP_MAX_BODY_MB)"
+        )
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"request body exceeds the limit of {limit} bytes ({limit >> 20} MiB, "
+                "STREAMING_UMAP_MAX_BODY_MB)"
+            )
+        parts.append(part)
+    return b"".join(parts)
+
+
+def _check_elements(rows: int, dims: int, settings: Settings) -> None:
+    if rows * dims > settings.max_elements:
+        raise PayloadTooLarge(
+            f"data has {rows} rows x {dims} columns = {rows * dims} values; the limit is "
+            f"{settings.max_elements} values (STREAMING_UMAP_MAX_ELEMENTS)",
+            field="data",
+        )
+
+
+def _first_non_finite(data: np.ndarray) -> int | None:
+    finite = np.isfinite(data).all(axis=1)
+    if finite.all():
+        return None
+    return int(np.argmin(finite))
+
+
+def finalize(data: np.ndarray, settings: Settings) -> np.ndarray:
+    """Shape, size and finiteness checks; returns float32 C-contiguous rows."""
+    if data.ndim != 2:
+        raise InvalidInput(
+            f"data must be 2-D (rows x columns); found an array of shape {tuple(data.shape)}",
+            field="data",
+        )
+    rows, dims = data.shape
+    if rows == 0 or dims == 0:
+        raise InvalidInput(f"data is empty (shape {rows} x {dims}); send at least one row", field="data")
+    _check_elements(rows, dims, settings)
+    out = np.ascontiguousarray(data, dtype=np.float32)
+    bad = _first_non_finite(out)
+    if bad is not None:
+        raise InvalidInput(
+            f"row {bad} contains a non-finite value (NaN, Infinity, or beyond float32 range "
+            f"+-3.4e38): {data[bad][~np.isfinite(out[bad])][:3].tolist()}",
+            field="data",
+            row=bad,
+        )
+    return out
+
+
+def _rows_of(values: list[list[float]], settings: Settings) -> np.ndarray:
+    if not values:
+        raise InvalidInput("data is empty; send at least one row", field="data")
+    width = len(values[0])
+    if width == 0:
+        raise InvalidInput("row 0 is empty; each row needs at least one number", field="data", row=0)
+    for i, row in enumerate(values):
+        if len(row) != width:
+            raise InvalidInput(
+                f"rows must all have the same length: row {i} has {len(row)} values, "
+                f"row 0 has {width}",
+                field="data",
+                row=i,
+            )
+    _check_elements(len(values), width, settings)
+    return np.array(values, dtype=np.float64)
+
+
+def _explain_bad_json(body: bytes, error: MalformedBody) -> Exception:
+    """msgspec refuses NaN and Infinity as malformed JSON; find the row for the message."""
+    if not any(token in body for token in (b"NaN", b"Infinity")):
+        return error
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return error
+    rows = doc.get("data") if isinstance(doc, dict) else None
+    if isinstance(rows, list):
+        for i, row in enumerate(rows):
+            if isinstance(row, list) and any(
+                isinstance(v, float) and not math.isfinite(v) for v in row
+            ):
+                return InvalidInput(
+                    f"row {i} contains NaN or Infinity; every value must be a finite number",
+                    field="data",
+                    row=i,
+                )
+    return error
+
+
+def parse_json(kind: str, body: bytes, settings: Settings) -> Submission:
+    if not body.strip():
+        raise MalformedBody("request body is empty; send a JSON object with a `data` field")
+    try:
+        request = decode_request(kind, body)
+    except MalformedBody as exc:
+        raise _explain_bad_json(body, exc) from None
+    data = finalize(_rows_of(request.data, settings), settings)
+    return Submission(kind, params_of(request), data, [])
+
+
+def _npy_header(buffer: io.BytesIO) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    try:
+        version = np.lib.format.read_magic(buffer)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(buffer)
+        return np.lib.format.read_array_header_2_0(buffer)
+    except (ValueError, OSError) as exc:
+        raise MalformedBody(f"body is not a valid .npy file: {exc}") from None
+
+
+def parse_npy(kind: str, body: bytes, query: dict[str, str], settings: Settings) -> Submission:
+    params = params_from_query(kind, query)
+    buffer = io.BytesIO(body)
+    shape, fortran, dtype = _npy_header(buffer)
+    if dtype.hasobject or dtype.kind not in "iuf":
+        raise InvalidInput(
+            f".npy dtype must be integer or floating point; found {dtype} "
+            "(object arrays and pickles are not accepted)",
+            field="data",
+        )
+    if len(shape) != 2:
+        raise InvalidInput(
+            f"data must be 2-D (rows x columns); the .npy holds shape {tuple(shape)}", field="data"
+        )
+    _check_elements(shape[0], shape[1], settings)
+    offset = buffer.tell()
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(body) - offset < expected:
+        raise MalformedBody(
+            f".npy body is truncated: header says {shape} {dtype} ({expected} bytes of data), "
+            f"found {len(body) - offset} bytes"
+        )
+    flat = np.frombuffer(body, dtype=dtype, count=int(np.prod(shape)), offset=offset)
+    data = flat.reshape(shape, order="F" if fortran else "C")
+    return Submission(kind, params, finalize(data, settings), [])
+
+
+def parse_csv(kind: str, body: bytes, query: dict[str, str], settings: Settings) -> Submission:
+    params = params_from_query(kind, query)
+    text = body.decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    skip = 1 if lines and any(c.isalpha() for c in lines[0].replace("e", "").replace("E", "")) else 0
+    try:
+        data = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=skip, ndmin=2, dtype=np.float64)
+    except ValueError as exc:
+        raise InvalidInput(f"CSV could not be read as numbers: {exc}", field="data") from None
+    return Submission(kind, params, finalize(data, settings), [])
+
+
+def parse_submission(
+    kind: str, media: str, body: bytes, query: dict[str, str], settings: Settings
+) -> Submission:
+    """Parse and check one submission; synchronous, so run it in a thread."""
+    if media in NPY_TYPES:
+        submission = parse_npy(kind, body, query, settings)
+    elif media in CSV_TYPES:
+        submission = parse_csv(kind, body, query, settings)
+    else:
+        submission = parse_json(kind, body, settings)
+    submission.warnings.extend(cross_check(submission))
+    return submission
+
+
+def cross_check(sub: Submission) -> list[str]:
+    """Checks that need both the parameters and the data's shape."""
+    rows = sub.data.shape[0]
+    notes: list[str] = []
+    if isinstance(sub.params, ClusterParams):
+        p = sub.params
+        if p.algorithm == "kmeans" and p.n_clusters > rows:
+            raise InvalidInput(
+                f"n_clusters is {p.n_clusters} but only {rows} rows were given; "
+                f"expected an integer in 1..{rows}",
+                field="n_clusters",
+            )
+        if p.algorithm == "kmeans" and p.metric != "euclidean":
+            raise InvalidInput(
+                f"kmeans supports metric 'euclidean' only, found {p.metric!r}", field="metric"
+            )
+    return notes
+
+
+def params_dict(params: UMAPParams | ClusterParams) -> dict[str, Any]:
+    return msgspec.structs.asdict(params)

@@ -1,0 +1,150 @@
+"""``/openapi.json``, built from the msgspec types that validate requests, and
+``/docs``, Swagger UI served from the files of the ``swagger-ui-bundle`` package."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from .. import __version__
+from ..schemas import (
+    ClusterParams,
+    ClusterRequest,
+    ControlResponse,
+    ErrorBody,
+    Frame,
+    Health,
+    JobList,
+    JobStatus,
+    ResultBody,
+    SubmitResponse,
+    UMAPParams,
+    UMAPRequest,
+)
+from .responses import JSON
+
+_TYPES = (UMAPRequest, ClusterRequest, UMAPParams, ClusterParams, SubmitResponse, JobStatus,
+          JobList, ControlResponse, ResultBody, Health, ErrorBody, Frame)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "malformed body", 404: "unknown job", 409: "the job is in the wrong state",
+            410: "the result expired", 413: "body or rows x dims over the limit",
+            415: "unsupported Content-Type", 422: "invalid field or value",
+            429: "queue full (see Retry-After)", 503: "no worker could answer in time"}
+    return {str(c): {"description": text[c], "content": {"application/json": {"schema": _ref("ErrorBody")}}}
+            for c in codes}
+
+
+def _ok(schema: str, description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _job_param() -> dict[str, Any]:
+    return {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _query_params(params_type: type) -> list[dict[str, Any]]:
+    (schema,), components = msgspec.json.schema_components([params_type])
+    props = components[params_type.__name__]["properties"]
+    return [{"name": name, "in": "query", "required": False, "schema": prop}
+            for name, prop in props.items()]
+
+
+def _submit(request: str, params: type, summary: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "description": "Fewer rows than the immediate threshold are answered at once (200, "
+                           "job_id 'immediate'); larger inputs start a background job (202). "
+                           "A .npy (application/x-npy) or CSV body takes the parameters from the "
+                           "query string.",
+            "parameters": _query_params(params),
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref(request)},
+                "application/x-npy": {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string"}},
+            }},
+            "responses": {"200": _ok("SubmitResponse", "computed immediately"),
+                          "202": _ok("SubmitResponse", "job started"),
+                          **_errors(400, 413, 415, 422, 429, 503)},
+        }
+    }
+
+
+def _job_op(method: str, summary: str, schema: str, *codes: int, query: list[Any] | None = None) -> dict[str, Any]:
+    return {method: {"summary": summary, "parameters": [_job_param(), *(query or [])],
+                     "responses": {"200": _ok(schema), **_errors(*codes)}}}
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    _, components = msgspec.json.schema_components(_TYPES, ref_template="#/components/schemas/{name}")
+    fmt = {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "npy"]}}
+    include_result = {"name": "include_result", "in": "query", "schema": {"type": "boolean", "default": True}}
+    include = {"name": "include", "in": "query", "schema": {"type": "string", "enum": ["all"]}}
+    paths = {
+        "/umap/streaming/umap": _submit("UMAPRequest", UMAPParams, "Start a UMAP layout"),
+        "/umap/streaming/cluster": _submit("ClusterRequest", ClusterParams, "Start a clustering"),
+        "/umap/streaming/status/{job_id}": _job_op("get", "A job's status and progress", "JobStatus", 404, query=[include_result]),
+        "/umap/streaming/result/{job_id}": _job_op("get", "A completed job's result (JSON or .npy)", "ResultBody", 404, 409, 410, 422, query=[fmt]),
+        "/umap/streaming/cancel/{job_id}": _job_op("delete", "Cancel a job", "ControlResponse", 404, 409),
+        "/umap/streaming/pause/{job_id}": _job_op("post", "Pause a job at its next checkpoint", "ControlResponse", 404, 409),
+        "/umap/streaming/resume/{job_id}": _job_op("post", "Resume a paused job", "ControlResponse", 404, 409),
+        "/umap/streaming/jobs": {"get": {"summary": "Active jobs (include=all adds finished ones)",
+                                         "parameters": [include], "responses": {"200": _ok("JobList")}}},
+        "/health": {"get": {"summary": "Service health, backend and workers", "responses": {"200": _ok("Health")}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "streaming-umap", "version": __version__,
+                 "description": "UMAP layouts and clustering as background jobs. WebSocket "
+                                "/umap/streaming/ws/{job_id} streams Frame objects (see docs/API.md)."},
+        "paths": paths,
+        "components": {"schemas": components},
+    }
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSON(openapi_document())
+
+
+def _swagger_dir() -> Path:
+    import swagger_ui_bundle
+
+    return Path(swagger_ui_bundle.swagger_ui_path)
+
+
+DOCS_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>streaming-umap API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/swagger-ui-standalone-preset.js"></script>
+<script src="/docs/init.js"></script>
+</body></html>"""
+
+DOCS_INIT = """window.ui = SwaggerUIBundle({url: '/openapi.json', dom_id: '#swagger-ui',
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'BaseLayout'});"""
+
+
+async def docs(request: Request) -> Response:
+    return HTMLResponse(DOCS_PAGE)
+
+
+async def docs_init(request: Request) -> Response:
+    return Response(DOCS_INIT, media_type="application/javascript")
+
+
+def docs_assets() -> StaticFiles:
+    return StaticFiles(directory=_swagger_dir())

@@ -1,0 +1,132 @@
+"""Shared fixtures: a real service (uvicorn in a subprocess on a free port)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NUMBA_CACHE = ROOT / ".cache" / "numba"
+READY_TIMEOUT = float(os.environ.get("STREAMING_UMAP_TEST_READY_TIMEOUT", "400"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Service:
+    """A running server process and clients to talk to it."""
+
+    data_dir: Path
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "logs" / "umap_service.log"
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=kwargs.pop("timeout", 120.0), **kwargs)
+
+    def start(self, wait_warm: bool = True) -> Service:
+        env = dict(os.environ)
+        env.update(
+            STREAMING_UMAP_DATA_DIR=str(self.data_dir),
+            STREAMING_UMAP_LOG_DIR=str(self.data_dir / "logs"),
+            NUMBA_CACHE_DIR=str(NUMBA_CACHE),
+            STREAMING_UMAP_BACKEND=env.get("STREAMING_UMAP_TEST_BACKEND", "cpu"),
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(self.env)
+        out = open(self.data_dir / "server.out", "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streaming_umap.cli", "serve", "--host", "127.0.0.1",
+             "--port", str(self.port)],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.wait_ready(wait_warm)
+        return self
+
+    def wait_ready(self, wait_warm: bool = True, timeout: float = READY_TIMEOUT) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None and self.proc.poll() is None, self.tail()
+            try:
+                health = httpx.get(self.url + "/health", timeout=2).json()
+                if not wait_warm or (health["workers"]["warming"] == 0 and health["status"] == "ok"):
+                    return health
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise TimeoutError(f"service not ready in {timeout} s:\n{self.tail()}")
+
+    def tail(self, lines: int = 40) -> str:
+        path = self.data_dir / "server.out"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            return self.proc.wait(5)
+
+    def worker_pids(self) -> list[int]:
+        """PIDs of the server's worker processes (its children)."""
+        assert self.proc is not None
+        import psutil
+
+        return [c.pid for c in psutil.Process(self.proc.pid).children(recursive=True)
+                if "multiprocessing" in " ".join(c.cmdline())]
+
+
+@pytest.fixture
+def make_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Factory: ``make_service(**env)`` starts a fresh service; all are stopped after."""
+    started: list[Service] = []
+
+    def make(wait_warm: bool = True, data_dir: Path | None = None, **env: str) -> Service:
+        folder = data_dir or tmp_path_factory.mktemp("service")
+        service = Service(folder, {k: str(v) for k, v in env.items()})
+        started.append(service)
+        return service.start(wait_warm)
+
+    yield make
+    for service in started:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One service shared by the tests that do not restart or break it."""
+    svc = Service(tmp_path_factory.mktemp("shared-service"),
+                  {"GPU_UMAP_MAX_CONCURRENT_JOBS": "2", "STREAMING_UMAP_CANCEL_GRACE": "3"})
+    svc.start()
+    yield svc
+    svc.stop()
