@@ -1,0 +1,56 @@
+/** The framework-free client: REST calls plus `subscribe()` to follow a job. */
+
+import { HttpClient, type FetchLike } from './http';
+import {
+  JobSubscription,
+  type ReconnectOptions,
+  type SocketFactory,
+  type SubscribeOptions,
+} from './subscription';
+import type { JobResult, JobView } from './types';
+
+export interface ClientOptions {
+  /** Origin of the service, e.g. `http://127.0.0.1:8003`; empty = the page's own origin. */
+  baseUrl?: string;
+  fetch?: FetchLike;
+  /** WebSocket constructor; defaults to the global one. `null` follows jobs by polling only. */
+  WebSocket?: SocketFactory | null;
+  /** Milliseconds between status polls while the socket is unavailable (default 1000). */
+  pollIntervalMs?: number;
+  reconnect?: Partial<ReconnectOptions>;
+  ackTimeoutMs?: number;
+}
+
+export class StreamingUMAPClient extends HttpClient {
+  private readonly socketFactory: SocketFactory | null;
+  private readonly pollIntervalMs: number;
+  private readonly reconnect: ReconnectOptions;
+  private readonly ackTimeoutMs: number;
+
+  constructor(options: ClientOptions = {}) {
+    super(options);
+    const globalSocket = (globalThis as { WebSocket?: SocketFactory }).WebSocket ?? null;
+    this.socketFactory = options.WebSocket === undefined ? globalSocket : options.WebSocket;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.reconnect = { initialDelayMs: 250, maxDelayMs: 5000, ...options.reconnect };
+    this.ackTimeoutMs = options.ackTimeoutMs ?? 5000;
+  }
+
+  /** Follows a job until it ends; see {@link JobSubscription}. */
+  subscribe(jobId: string, options: SubscribeOptions = {}): JobSubscription {
+    return new JobSubscription(jobId, {
+      http: this,
+      WebSocket: this.socketFactory,
+      pollIntervalMs: this.pollIntervalMs,
+      reconnect: this.reconnect,
+      ackTimeoutMs: this.ackTimeoutMs,
+    }, options);
+  }
+
+  /** Follows a job to its end and fetches its result as typed arrays. */
+  async waitForResult(jobId: string, options: SubscribeOptions = {}): Promise<{ view: JobView; result: JobResult | null }> {
+    const view = await this.subscribe(jobId, options).done;
+    if (view.status !== 'completed' || !view.kind) return { view, result: null };
+    return { view, result: await this.result(jobId, view.kind, view.result ?? {}) };
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Errors raised by the client.
+ *
+ *   StreamingUMAPError         the service answered with an error (status, detail, field, row)
+ *   ├── JobNotFoundError       404: no such job
+ *   └── ControlRefusedError    the service refused cancel/pause/resume (409 or a negative ack)
+ *   TransportError             the service could not be reached
+ */
+
+export class StreamingUMAPError extends Error {
+  override name = 'StreamingUMAPError';
+
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+    readonly field: string | null = null,
+    readonly row: number | null = null,
+  ) {
+    super(`${status}: ${detail}`);
+  }
+}
+
+export class JobNotFoundError extends StreamingUMAPError {
+  override name = 'JobNotFoundError';
+}
+
+export class ControlRefusedError extends StreamingUMAPError {
+  override name = 'ControlRefusedError';
+}
+
+export class TransportError extends Error {
+  override name = 'TransportError';
+}

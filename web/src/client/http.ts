@@ -1,0 +1,194 @@
+/** REST side of the client: submit, status, results, control, demo data. */
+
+import { ControlRefusedError, JobNotFoundError, StreamingUMAPError, TransportError } from './errors';
+import { isMatrix, labelsFromNpy, matrixFromNpy, matrixFromRows, type Matrix } from './matrix';
+import { writeNpy } from './npy';
+import type {
+  ClusterParams,
+  ControlResponse,
+  DemoName,
+  DemoSize,
+  Health,
+  JobKind,
+  JobList,
+  JobResult,
+  JobStatus,
+  ResultSummary,
+  SubmitResponse,
+  UMAPParams,
+} from './types';
+
+export const API = '/umap/streaming';
+
+/** Data to submit: rows of numbers (sent as JSON) or a Matrix (sent as a `.npy` body). */
+export type Data = readonly (readonly number[])[] | Matrix;
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+export interface HttpOptions {
+  /** Origin of the service, e.g. `http://127.0.0.1:8003`; empty = the page's own origin. */
+  baseUrl?: string;
+  fetch?: FetchLike;
+}
+
+type Query = Record<string, string | number | boolean | null | undefined>;
+
+function queryString(query: Query): string {
+  const parts = Object.entries(query)
+    .filter(([, v]) => v !== undefined && v !== null)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  return parts.length > 0 ? `?${parts.join('&')}` : '';
+}
+
+async function errorOf(response: Response, what: string): Promise<StreamingUMAPError> {
+  let detail = `${what} answered ${response.status} ${response.statusText}`;
+  let field: string | null = null;
+  let row: number | null = null;
+  try {
+    const body = (await response.json()) as { detail?: unknown; field?: unknown; row?: unknown };
+    if (typeof body.detail === 'string') detail = body.detail;
+    if (typeof body.field === 'string') field = body.field;
+    if (typeof body.row === 'number') row = body.row;
+  } catch {
+    // not a JSON error body: keep the status line
+  }
+  const Kind = response.status === 404 ? JobNotFoundError : StreamingUMAPError;
+  return new Kind(response.status, detail, field, row);
+}
+
+export class HttpClient {
+  readonly baseUrl: string;
+  private readonly fetchImpl: FetchLike;
+
+  constructor(options: HttpOptions = {}) {
+    this.baseUrl = (options.baseUrl ?? '').replace(/\/+$/, '');
+    const f = options.fetch ?? globalThis.fetch;
+    if (typeof f !== 'function') throw new TypeError('expected a fetch function; this environment has none');
+    this.fetchImpl = (input, init) => f(input, init);
+  }
+
+  url(path: string): string {
+    return `${this.baseUrl}${path}`;
+  }
+
+  async request(path: string, init?: RequestInit): Promise<Response> {
+    const what = `${init?.method ?? 'GET'} ${path.split('?')[0]}`;
+    let response: Response;
+    try {
+      response = await this.fetchImpl(this.url(path), init);
+    } catch (error) {
+      throw new TransportError(`${what} could not reach the service: ${String(error)}`);
+    }
+    if (!response.ok) throw await errorOf(response, what);
+    return response;
+  }
+
+  async json<T>(path: string, init?: RequestInit): Promise<T> {
+    return (await (await this.request(path, init)).json()) as T;
+  }
+
+  private submit(kind: JobKind, data: Data, params: object): Promise<SubmitResponse> {
+    const path = `${API}/${kind}`;
+    if (isMatrix(data)) {
+      const body = writeNpy(data.data, [data.rows, data.cols]);
+      return this.json(path + queryString(params as Query), {
+        method: 'POST', body, headers: { 'Content-Type': 'application/x-npy' },
+      });
+    }
+    return this.json(path, {
+      method: 'POST', body: JSON.stringify({ ...params, data }), headers: { 'Content-Type': 'application/json' },
+    });
+  }
+
+  /** `POST /umap/streaming/umap`: a Matrix goes as `.npy` with the params in the query. */
+  startUMAP(data: Data, params: Partial<UMAPParams> = {}): Promise<SubmitResponse> {
+    return this.submit('umap', data, params);
+  }
+
+  startClustering(data: Data, params: Partial<ClusterParams> = {}): Promise<SubmitResponse> {
+    return this.submit('cluster', data, params);
+  }
+
+  /** Starts a job on a demo data set made on the server. */
+  startDemo(
+    name: DemoName,
+    kind: JobKind,
+    params: Partial<UMAPParams> | Partial<ClusterParams> = {},
+    size: DemoSize = {},
+  ): Promise<SubmitResponse> {
+    const query = queryString({ ...size, ...(params as Query) });
+    return this.json(`${API}/demo/${name}/${kind}${query}`, { method: 'POST' });
+  }
+
+  async demoLabels(name: DemoName, size: DemoSize = {}): Promise<Int32Array> {
+    const response = await this.request(`${API}/demo/${name}/labels${queryString({ ...size, format: 'npy' })}`);
+    return labelsFromNpy(await response.arrayBuffer());
+  }
+
+  async demoData(name: DemoName, size: DemoSize = {}): Promise<Matrix> {
+    const response = await this.request(`${API}/demo/${name}/data${queryString({ ...size })}`);
+    return matrixFromNpy(await response.arrayBuffer());
+  }
+
+  status(jobId: string, includeResult = false): Promise<JobStatus> {
+    return this.json(`${API}/status/${encodeURIComponent(jobId)}${queryString({ include_result: includeResult })}`);
+  }
+
+  /** A completed job's result as typed arrays (`?format=npy`). */
+  async result(jobId: string, kind: JobKind, summary: ResultSummary = {}): Promise<JobResult> {
+    const response = await this.request(`${API}/result/${encodeURIComponent(jobId)}?format=npy`);
+    const buffer = await response.arrayBuffer();
+    if (kind === 'umap') return { kind, jobId, embedding: matrixFromNpy(buffer), summary };
+    return {
+      kind, jobId, labels: labelsFromNpy(buffer), summary,
+      nClusters: summary.n_clusters ?? null, noisePoints: summary.noise_points ?? null,
+    };
+  }
+
+  jobs(includeAll = false): Promise<JobList> {
+    return this.json(`${API}/jobs${includeAll ? '?include=all' : ''}`);
+  }
+
+  health(): Promise<Health> {
+    return this.json('/health');
+  }
+
+  private async control(path: string, method: string): Promise<ControlResponse> {
+    try {
+      return await this.json<ControlResponse>(path, { method });
+    } catch (error) {
+      if (error instanceof StreamingUMAPError && error.status === 409) {
+        throw new ControlRefusedError(409, error.detail, error.field, error.row);
+      }
+      throw error;
+    }
+  }
+
+  cancel(jobId: string): Promise<ControlResponse> {
+    return this.control(`${API}/cancel/${encodeURIComponent(jobId)}`, 'DELETE');
+  }
+
+  pause(jobId: string): Promise<ControlResponse> {
+    return this.control(`${API}/pause/${encodeURIComponent(jobId)}`, 'POST');
+  }
+
+  resume(jobId: string): Promise<ControlResponse> {
+    return this.control(`${API}/resume/${encodeURIComponent(jobId)}`, 'POST');
+  }
+}
+
+/** The typed result carried by an immediate answer (`job_id === "immediate"`). */
+export function immediateResult(response: SubmitResponse, kind: JobKind): JobResult | null {
+  if (response.job_id !== 'immediate') return null;
+  if (kind === 'umap' && response.embeddings) {
+    return { kind, jobId: 'immediate', embedding: matrixFromRows(response.embeddings), summary: {} };
+  }
+  if (kind === 'cluster' && response.labels) {
+    return {
+      kind, jobId: 'immediate', labels: Int32Array.from(response.labels),
+      nClusters: response.n_clusters ?? null, noisePoints: response.noise_points ?? null,
+      summary: { n_clusters: response.n_clusters, noise_points: response.noise_points },
+    };
+  }
+  return null;
+}

@@ -1,0 +1,14 @@
+export { StreamingUMAPClient, type ClientOptions } from './client';
+export { HttpClient, immediateResult, API, type Data, type FetchLike, type HttpOptions } from './http';
+export {
+  JobSubscription,
+  type ReconnectOptions,
+  type SocketFactory,
+  type SocketLike,
+  type SubscribeOptions,
+} from './subscription';
+export { parseNpy, writeNpy, NpyFormatError, type Npy, type NpyArray } from './npy';
+export { matrixFromRows, matrixToRows, matrixFromNpy, labelsFromNpy, isMatrix, type Matrix } from './matrix';
+export { parseCsv, CsvFormatError } from './csv';
+export { StreamingUMAPError, JobNotFoundError, ControlRefusedError, TransportError } from './errors';
+export * from './types';

@@ -1,0 +1,862 @@
+/**
+ * Generated from the streaming-umap OpenAPI document by web/scripts/gen-types.mjs.
+ * Do not edit: run `npm run gen:types`. `npm run check` fails when this file is stale.
+ */
+
+export type paths = {
+    "/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Service health, backend and workers */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Health"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/umap/streaming/cancel/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Cancel a job */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    job_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ControlResponse"];
+                    };
+                };
+                /** @description unknown job */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the job is in the wrong state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/umap/streaming/cluster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a clustering
+         * @description Fewer rows than the immediate threshold are answered at once (200, job_id 'immediate'); larger inputs start a background job (202). A .npy (application/x-npy) or CSV body takes the parameters from the query string.
+         */
+        post: {
+            parameters: {
+                query?: {
+                    algorithm?: "dbscan" | "hdbscan" | "kmeans";
+                    chunk_size?: number | null;
+                    eps?: number;
+                    metric?: "chebyshev" | "correlation" | "cosine" | "euclidean" | "manhattan";
+                    min_cluster_size?: number;
+                    min_samples?: number;
+                    n_clusters?: number;
+                    random_state?: number | null;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ClusterRequest"];
+                    "application/x-npy": string;
+                    "text/csv": string;
+                };
+            };
+            responses: {
+                /** @description computed immediately */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SubmitResponse"];
+                    };
+                };
+                /** @description job started */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SubmitResponse"];
+                    };
+                };
+                /** @description malformed body */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description body or rows x dims over the limit */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unsupported Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description invalid field or value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description queue full (see Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description no worker could answer in time */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/umap/streaming/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Active jobs (include=all adds finished ones) */
+        get: {
+            parameters: {
+                query?: {
+                    include?: "all";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JobList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/umap/streaming/pause/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause a job at its next checkpoint */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    job_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ControlResponse"];
+                    };
+                };
+                /** @description unknown job */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the job is in the wrong state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/umap/streaming/result/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A completed job's result (JSON or .npy) */
+        get: {
+            parameters: {
+                query?: {
+                    format?: "json" | "npy";
+                };
+                header?: never;
+                path: {
+                    job_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ResultBody"];
+                    };
+                };
+                /** @description unknown job */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the job is in the wrong state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the result expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description invalid field or value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/umap/streaming/resume/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a paused job */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    job_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ControlResponse"];
+                    };
+                };
+                /** @description unknown job */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the job is in the wrong state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/umap/streaming/status/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A job's status and progress */
+        get: {
+            parameters: {
+                query?: {
+                    include_result?: boolean;
+                };
+                header?: never;
+                path: {
+                    job_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JobStatus"];
+                    };
+                };
+                /** @description unknown job */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/umap/streaming/umap": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a UMAP layout
+         * @description Fewer rows than the immediate threshold are answered at once (200, job_id 'immediate'); larger inputs start a background job (202). A .npy (application/x-npy) or CSV body takes the parameters from the query string.
+         */
+        post: {
+            parameters: {
+                query?: {
+                    chunk_size?: number | null;
+                    metric?: "chebyshev" | "correlation" | "cosine" | "euclidean" | "manhattan";
+                    min_dist?: number;
+                    n_components?: number;
+                    n_epochs?: number | null;
+                    n_neighbors?: number;
+                    random_state?: number | null;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["UMAPRequest"];
+                    "application/x-npy": string;
+                    "text/csv": string;
+                };
+            };
+            responses: {
+                /** @description computed immediately */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SubmitResponse"];
+                    };
+                };
+                /** @description job started */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SubmitResponse"];
+                    };
+                };
+                /** @description malformed body */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description body or rows x dims over the limit */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unsupported Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description invalid field or value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description queue full (see Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description no worker could answer in time */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+};
+export type webhooks = Record<string, never>;
+export type components = {
+    schemas: {
+        /**
+         * ClusterParams
+         * @description Clustering parameters (everything but the data).
+         */
+        ClusterParams: {
+            /**
+             * @default dbscan
+             * @enum {unknown}
+             */
+            algorithm?: "dbscan" | "hdbscan" | "kmeans";
+            /** @default null */
+            chunk_size?: number | null;
+            /** @default 0.5 */
+            eps?: number;
+            /**
+             * @default euclidean
+             * @enum {unknown}
+             */
+            metric?: "chebyshev" | "correlation" | "cosine" | "euclidean" | "manhattan";
+            /** @default 5 */
+            min_cluster_size?: number;
+            /** @default 5 */
+            min_samples?: number;
+            /** @default 8 */
+            n_clusters?: number;
+            /** @default null */
+            random_state?: number | null;
+        };
+        /**
+         * ClusterRequest
+         * @description JSON body of ``POST /umap/streaming/cluster``.
+         */
+        ClusterRequest: {
+            /**
+             * @default dbscan
+             * @enum {unknown}
+             */
+            algorithm?: "dbscan" | "hdbscan" | "kmeans";
+            /** @default null */
+            chunk_size?: number | null;
+            data: number[][];
+            /** @default 0.5 */
+            eps?: number;
+            /**
+             * @default euclidean
+             * @enum {unknown}
+             */
+            metric?: "chebyshev" | "correlation" | "cosine" | "euclidean" | "manhattan";
+            /** @default 5 */
+            min_cluster_size?: number;
+            /** @default 5 */
+            min_samples?: number;
+            /** @default 8 */
+            n_clusters?: number;
+            /** @default null */
+            random_state?: number | null;
+        };
+        /** ControlResponse */
+        ControlResponse: {
+            job_id: string;
+            message: string;
+            /** @enum {unknown} */
+            status: "cancelled" | "cancelling" | "completed" | "failed" | "paused" | "pending" | "processing";
+        };
+        /** ErrorBody */
+        ErrorBody: {
+            detail: string;
+            /** @default null */
+            field?: string | null;
+            /** @default null */
+            row?: number | null;
+        };
+        /**
+         * Frame
+         * @description One WebSocket frame (server to client). Documented in docs/API.md.
+         */
+        Frame: {
+            current_chunk: number;
+            estimated_completion: number | null;
+            eta_seconds: number | null;
+            job_id: string;
+            processed_points: number;
+            processing_time: number;
+            progress_percentage: number;
+            seq: number;
+            stage: string;
+            /** @enum {unknown} */
+            status: "cancelled" | "cancelling" | "completed" | "failed" | "paused" | "pending" | "processing";
+            timestamp: number;
+            total_chunks: number;
+            total_points: number;
+            /** @enum {unknown} */
+            type: "ack" | "cancelled" | "completed" | "error" | "failed" | "layout" | "paused" | "progress" | "resumed" | "snapshot";
+        };
+        /** Health */
+        Health: {
+            active_jobs: number;
+            backend: string;
+            device: string;
+            /** @default null */
+            gpu?: Record<string, unknown> | null;
+            max_queue: number;
+            queue_depth: number;
+            /** @enum {unknown} */
+            status: "degraded" | "ok" | "starting";
+            uptime_seconds: number;
+            version: string;
+            workers: components["schemas"]["WorkerCounts"];
+        };
+        /** JobList */
+        JobList: {
+            count: number;
+            jobs: components["schemas"]["JobStatus"][];
+        };
+        /** JobStatus */
+        JobStatus: {
+            created_at: number;
+            current_chunk: number;
+            /** @default null */
+            epoch?: number | null;
+            error: string | null;
+            estimated_completion: number | null;
+            eta_seconds: number | null;
+            finished_at: number | null;
+            job_id: string;
+            /** @enum {unknown} */
+            kind: "cluster" | "umap";
+            params: Record<string, unknown>;
+            processed_points: number;
+            processing_time: number;
+            progress_percentage: number;
+            result: Record<string, unknown> | null;
+            /** @default false */
+            result_expired?: boolean;
+            stage: string;
+            started_at: number | null;
+            /** @enum {unknown} */
+            status: "cancelled" | "cancelling" | "completed" | "failed" | "paused" | "pending" | "processing";
+            total_chunks: number;
+            /** @default null */
+            total_epochs?: number | null;
+            total_points: number;
+            warning: string | null;
+        };
+        /** ResultBody */
+        ResultBody: {
+            /** @default null */
+            centers?: number[][] | null;
+            /** @default null */
+            embeddings?: number[][] | null;
+            job_id: string;
+            /** @enum {unknown} */
+            kind: "cluster" | "umap";
+            /** @default null */
+            labels?: number[] | null;
+            /** @default null */
+            n_clusters?: number | null;
+            /** @default null */
+            noise_points?: number | null;
+        };
+        /** SubmitResponse */
+        SubmitResponse: {
+            /** @default null */
+            centers?: number[][] | null;
+            /** @default null */
+            embeddings?: number[][] | null;
+            estimated_chunks: number;
+            job_id: string;
+            /** @default null */
+            labels?: number[] | null;
+            message: string;
+            /** @default null */
+            n_clusters?: number | null;
+            /** @default null */
+            noise_points?: number | null;
+            /** @default null */
+            processing_time?: number | null;
+            /** @enum {unknown} */
+            status: "completed" | "started";
+            /** @default null */
+            status_url?: string | null;
+            total_points: number;
+            /** @default null */
+            warning?: string | null;
+            /** @default null */
+            ws_url?: string | null;
+        };
+        /**
+         * UMAPParams
+         * @description UMAP parameters (everything but the data).
+         */
+        UMAPParams: {
+            /** @default null */
+            chunk_size?: number | null;
+            /**
+             * @default euclidean
+             * @enum {unknown}
+             */
+            metric?: "chebyshev" | "correlation" | "cosine" | "euclidean" | "manhattan";
+            /** @default 0.1 */
+            min_dist?: number;
+            /** @default 2 */
+            n_components?: number;
+            /** @default null */
+            n_epochs?: number | null;
+            /** @default 15 */
+            n_neighbors?: number;
+            /** @default null */
+            random_state?: number | null;
+        };
+        /**
+         * UMAPRequest
+         * @description JSON body of ``POST /umap/streaming/umap``.
+         */
+        UMAPRequest: {
+            /** @default null */
+            chunk_size?: number | null;
+            data: number[][];
+            /**
+             * @default euclidean
+             * @enum {unknown}
+             */
+            metric?: "chebyshev" | "correlation" | "cosine" | "euclidean" | "manhattan";
+            /** @default 0.1 */
+            min_dist?: number;
+            /** @default 2 */
+            n_components?: number;
+            /** @default null */
+            n_epochs?: number | null;
+            /** @default 15 */
+            n_neighbors?: number;
+            /** @default null */
+            random_state?: number | null;
+        };
+        /** WorkerCounts */
+        WorkerCounts: {
+            alive: number;
+            busy: number;
+            idle: number;
+            immediate: number;
+            total: number;
+            warming: number;
+        };
+    };
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+};
+export type $defs = Record<string, never>;
+export type operations = Record<string, never>;

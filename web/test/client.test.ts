@@ -1,0 +1,189 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { StreamingUMAPClient } from '../src/client/client';
+import { ControlRefusedError, JobNotFoundError, StreamingUMAPError } from '../src/client/errors';
+import { immediateResult } from '../src/client/http';
+import { matrixFromNpy } from '../src/client/matrix';
+import type { SocketFactory } from '../src/client/subscription';
+import type { JobView, LiveLayout, Transport } from '../src/client/types';
+import { ScriptedService } from './support/scriptedService';
+import { until } from './support/wait';
+
+let service: ScriptedService;
+let client: StreamingUMAPClient;
+
+function makeClient(extra: Partial<ConstructorParameters<typeof StreamingUMAPClient>[0]> = {}) {
+  return new StreamingUMAPClient({
+    baseUrl: service.url, WebSocket: WebSocket as unknown as SocketFactory, pollIntervalMs: 30,
+    reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, ...extra,
+  });
+}
+
+beforeEach(async () => {
+  service = await new ScriptedService().start();
+  client = makeClient();
+});
+
+afterEach(async () => {
+  await service.stop();
+});
+
+function rows(n: number, cols = 3): number[][] {
+  return Array.from({ length: n }, (_, i) => Array.from({ length: cols }, (_, j) => i + j / 10));
+}
+
+describe('submitting', () => {
+  it('answers small inputs immediately with the embeddings', async () => {
+    const response = await client.startUMAP(rows(4), { n_neighbors: 3 });
+    expect(response.job_id).toBe('immediate');
+    expect(response.embeddings).toHaveLength(4);
+    const typed = immediateResult(response, 'umap');
+    expect(typed?.kind).toBe('umap');
+    if (typed?.kind === 'umap') {
+      expect([typed.embedding.rows, typed.embedding.cols]).toEqual([4, 2]);
+      expect(typed.embedding.data[2]).toBeCloseTo(1);
+    }
+    const sent = JSON.parse(service.requestsTo('/umap/streaming/umap')[0].body.toString());
+    expect(sent.n_neighbors).toBe(3);
+  });
+
+  it('sends a Matrix as a .npy body with the parameters in the query', async () => {
+    const data = Float32Array.from({ length: 50 * 4 }, (_, i) => i);
+    const response = await client.startClustering({ data, rows: 50, cols: 4 }, { algorithm: 'kmeans', n_clusters: 3 });
+    expect(response.status).toBe('started');
+    const [request] = service.requestsTo('/umap/streaming/cluster');
+    expect(request.contentType).toBe('application/x-npy');
+    expect(request.query.get('algorithm')).toBe('kmeans');
+    expect(request.query.get('n_clusters')).toBe('3');
+    const body = request.body.buffer.slice(request.body.byteOffset, request.body.byteOffset + request.body.byteLength);
+    const m = matrixFromNpy(body as ArrayBuffer);
+    expect([m.rows, m.cols]).toEqual([50, 4]);
+    expect(m.data[199]).toBe(199);
+  });
+
+  it('turns an error body into an error that names the field', async () => {
+    const error = await client.startUMAP([], {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StreamingUMAPError);
+    expect((error as StreamingUMAPError).status).toBe(422);
+    expect((error as StreamingUMAPError).field).toBe('data');
+    expect(await client.status('nope').catch((e: unknown) => e)).toBeInstanceOf(JobNotFoundError);
+  });
+});
+
+describe('following a job over the WebSocket', () => {
+  it('gets a snapshot, progress, the completion and the typed result', async () => {
+    const job = service.addJob('umap', 40);
+    const views: JobView[] = [];
+    const transports: Transport[] = [];
+    const sub = client.subscribe(job.id, { onUpdate: (v) => views.push(v), onTransport: (t) => transports.push(t) });
+    await until(() => views.length >= 1, 'the snapshot');
+    expect(sub.transport).toBe('websocket');
+    expect(views[0].kind).toBe('umap');
+    job.advance(30);
+    job.advance(60, 'layout');
+    job.complete();
+    const final = await sub.done;
+    expect(final.status).toBe('completed');
+    expect(views.map((v) => v.progress_percentage)).toEqual([0, 30, 60, 100]);
+    expect(transports).toEqual(['websocket', 'closed']);
+    expect(service.requestsTo('/umap/streaming/status')).toHaveLength(0);
+    const result = await client.result(job.id, 'umap', final.result ?? {});
+    expect(result.kind === 'umap' && result.embedding.data).toBeInstanceOf(Float32Array);
+    if (result.kind === 'umap') expect(Array.from(result.embedding.data.slice(0, 4))).toEqual([0, 0.5, 1, 1.5]);
+  });
+
+  it('receives live layouts as Float32Array after their header', async () => {
+    const job = service.addJob('umap', 5);
+    const layouts: LiveLayout[] = [];
+    const sub = client.subscribe(job.id, { live: true, liveEvery: 1, onLayout: (l) => layouts.push(l) });
+    await until(() => sub.transport === 'websocket' && job.subscribers.size === 1, 'the socket');
+    job.layout(3, Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
+    await until(() => layouts.length === 1, 'a layout');
+    expect(layouts[0].epoch).toBe(3);
+    expect([layouts[0].embedding.rows, layouts[0].embedding.cols]).toEqual([5, 2]);
+    expect(Array.from(layouts[0].embedding.data)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    sub.close();
+  });
+
+  it('pauses, resumes and cancels over the socket', async () => {
+    const job = service.addJob('umap', 40);
+    const sub = client.subscribe(job.id);
+    await until(() => sub.transport === 'websocket' && job.subscribers.size === 1, 'the socket');
+    job.advance(10);
+    expect((await sub.pause()).status).toBe('paused');
+    await until(() => sub.view?.status === 'paused', 'the paused state');
+    expect((await sub.resume()).status).toBe('processing');
+    await expect(sub.resume()).rejects.toThrow(ControlRefusedError);
+    expect((await sub.cancel()).status).toBe('cancelled');
+    expect((await sub.done).status).toBe('cancelled');
+    expect(service.requestsTo('/umap/streaming/pause')).toHaveLength(0);
+    expect(service.requestsTo('/umap/streaming/cancel')).toHaveLength(0);
+  });
+
+  it('rejects for an unknown job (close code 4404)', async () => {
+    await expect(client.subscribe('missing').done).rejects.toBeInstanceOf(JobNotFoundError);
+  });
+});
+
+describe('falling back to polling', () => {
+  it('polls the status (without the result) when the socket cannot open, and keeps retrying the socket', async () => {
+    service.refuseSockets = true;
+    const job = service.addJob('cluster', 40);
+    const sub = client.subscribe(job.id);
+    await until(() => sub.transport === 'polling' && sub.view !== null, 'a polled status');
+    job.advance(50, 'cluster');
+    await until(() => sub.view?.progress_percentage === 50, 'progress seen by polling');
+    await until(() => sub.stats.socketFailures >= 2, 'socket retries');
+    job.complete();
+    const final = await sub.done;
+    expect(final.status).toBe('completed');
+    expect(final.result?.n_clusters).toBe(3);
+    const polls = service.requestsTo('/umap/streaming/status');
+    expect(polls.length).toBeGreaterThan(1);
+    expect(polls.every((r) => r.query.get('include_result') === 'false')).toBe(true);
+    expect(sub.stats.socketsOpened).toBe(0);
+  });
+
+  it('polls after a drop, reconnects, and resumes from a fresh snapshot', async () => {
+    const job = service.addJob('umap', 40);
+    const transports: Transport[] = [];
+    const sub = client.subscribe(job.id, { onTransport: (t) => transports.push(t) });
+    await until(() => job.subscribers.size === 1, 'the first socket');
+    job.advance(20);
+    await until(() => sub.view?.progress_percentage === 20, 'the first progress frame');
+    service.refuseSockets = true;
+    service.dropSockets();
+    await until(() => sub.transport === 'polling', 'the fallback');
+    job.advance(45); // nobody listens on a socket: only polling can see this
+    await until(() => sub.view?.progress_percentage === 45, 'progress seen by polling');
+    service.refuseSockets = false;
+    await until(() => sub.transport === 'websocket' && job.subscribers.size === 1, 'the reconnect');
+    expect(service.snapshotsSent).toBe(2);
+    job.advance(80, 'layout');
+    await until(() => sub.view?.progress_percentage === 80, 'a frame after the reconnect');
+    job.complete();
+    expect((await sub.done).status).toBe('completed');
+    expect(transports).toEqual(['websocket', 'polling', 'websocket', 'closed']);
+    expect(sub.stats.socketsOpened).toBe(2);
+  });
+
+  it('controls the job over REST while polling', async () => {
+    const polling = makeClient({ WebSocket: null });
+    const job = service.addJob('umap', 40);
+    const sub = polling.subscribe(job.id);
+    await until(() => sub.view !== null, 'a polled status');
+    expect(sub.transport).toBe('polling');
+    expect((await sub.pause()).status).toBe('paused');
+    await until(() => sub.view?.status === 'paused', 'the paused state by polling');
+    await expect(sub.resume()).resolves.toMatchObject({ status: 'processing' });
+    await sub.cancel();
+    expect((await sub.done).status).toBe('cancelled');
+    expect(service.requestsTo('/umap/streaming/pause')).toHaveLength(1);
+    expect(service.requestsTo('/umap/streaming/cancel')).toHaveLength(1);
+  });
+
+  it('rejects when polling finds no such job', async () => {
+    const polling = makeClient({ WebSocket: null });
+    await expect(polling.subscribe('missing').done).rejects.toBeInstanceOf(JobNotFoundError);
+  });
+});
