@@ -20,8 +20,17 @@ import type {
 
 export const API = '/umap/streaming';
 
-/** Data to submit: rows of numbers (sent as JSON) or a Matrix (sent as a `.npy` body). */
-export type Data = readonly (readonly number[])[] | Matrix;
+/** A `.npy` file as it is, e.g. an uploaded File: sent without being parsed here. */
+export interface NpyBody {
+  npy: Blob | ArrayBuffer;
+}
+
+/** Data to submit: rows of numbers (sent as JSON), a Matrix or a ready `.npy` (sent as a `.npy` body). */
+export type Data = readonly (readonly number[])[] | Matrix | NpyBody;
+
+function isNpyBody(data: Data): data is NpyBody {
+  return typeof data === 'object' && data !== null && 'npy' in data;
+}
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -89,8 +98,8 @@ export class HttpClient {
 
   private submit(kind: JobKind, data: Data, params: object): Promise<SubmitResponse> {
     const path = `${API}/${kind}`;
-    if (isMatrix(data)) {
-      const body = writeNpy(data.data, [data.rows, data.cols]);
+    if (isMatrix(data) || isNpyBody(data)) {
+      const body = isNpyBody(data) ? data.npy : writeNpy(data.data, [data.rows, data.cols]);
       return this.json(path + queryString(params as Query), {
         method: 'POST', body, headers: { 'Content-Type': 'application/x-npy' },
       });

@@ -1,5 +1,5 @@
 export { StreamingUMAPClient, type ClientOptions } from './client';
-export { HttpClient, immediateResult, API, type Data, type FetchLike, type HttpOptions } from './http';
+export { HttpClient, immediateResult, API, type Data, type FetchLike, type HttpOptions, type NpyBody } from './http';
 export {
   JobSubscription,
   type ReconnectOptions,

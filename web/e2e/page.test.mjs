@@ -1,0 +1,191 @@
+// End-to-end: the built page, served by the real service (started here), in
+// headless Chromium. Screenshots go to docs/; the long-task figures are printed
+// and written to e2e/results/ (not committed).
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { repoRoot, webRoot } from '../scripts/paths.mjs';
+import { launchBrowser, LONG_TASK_RECORDER } from './support/browser.mjs';
+import { startLayoutStream } from './support/layoutStream.mjs';
+import { inkOf } from './support/pixels.mjs';
+import { startService } from './support/service.mjs';
+
+const DOCS = join(repoRoot, 'docs');
+const RESULTS = join(webRoot, 'e2e', 'results');
+const figures = {};
+let service;
+let browser;
+
+async function waitFor(check, what, timeoutMs = 60_000, everyMs = 50) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+async function openPage(query = '', { blockSockets = false } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  await page.addInitScript(LONG_TASK_RECORDER);
+  if (blockSockets) {
+    // Every WebSocket to the service closes at once, as behind a proxy that drops them.
+    await page.routeWebSocket(/\/umap\/streaming\/ws\//, (ws) => ws.close({ code: 1011, reason: 'blocked by the test' }));
+  }
+  await page.goto(`${service.url}/${query}`);
+  return page;
+}
+
+function card(page, label) {
+  return page.locator('li.sum-job', { hasText: label }).first();
+}
+
+async function longTasksBetween(page, start, end) {
+  const tasks = await page.evaluate(() => window.__longTasks);
+  const inside = tasks.filter((t) => t.start >= start && t.start <= end);
+  return { count: inside.length, maxMs: Math.round(Math.max(0, ...inside.map((t) => t.duration))) };
+}
+
+before(async () => {
+  mkdirSync(RESULTS, { recursive: true });
+  const t0 = Date.now();
+  service = await startService();
+  figures.serviceReadySeconds = (Date.now() - t0) / 1000;
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await service?.stop();
+  writeFileSync(join(RESULTS, 'figures.json'), `${JSON.stringify(figures, null, 2)}\n`);
+  console.log(`figures: ${JSON.stringify(figures)}`);
+});
+
+describe('the page at /', () => {
+  it('runs the digits demo live: progress moves, pause and resume, the plot draws and colours by cluster', { timeout: 180_000 }, async () => {
+    const page = await openPage();
+    await waitFor(async () => (await page.getByTestId('health').textContent()).startsWith('ok'), 'the health line');
+    await page.getByLabel('n_epochs').fill('1000');
+    await page.getByRole('button', { name: 'Run UMAP' }).click();
+    const job = card(page, 'UMAP · digits demo');
+    const bar = job.getByRole('progressbar');
+    await waitFor(async () => (await job.getAttribute('data-status')) === 'processing', 'the job to start');
+    const seen = new Set();
+    await waitFor(async () => {
+      seen.add(Number(await bar.getAttribute('aria-valuenow')));
+      return [...seen].filter((v) => v > 0 && v < 100).length >= 2;
+    }, 'the progress bar to move');
+    await job.getByRole('button', { name: 'Pause' }).click();
+    await waitFor(async () => (await job.getAttribute('data-status')) === 'paused', 'the paused state');
+    const held = Number(await bar.getAttribute('aria-valuenow'));
+    assert.match(await job.getByTestId('job-eta').textContent(), /paused/);
+    await job.getByRole('button', { name: 'Resume' }).click();
+    await waitFor(async () => (await job.getAttribute('data-status')) === 'completed', 'the job to complete', 120_000);
+    assert.equal(Number(await bar.getAttribute('aria-valuenow')), 100);
+    assert.ok(held < 100, `held at ${held} %`);
+    const uploads = await page.evaluate(() => window.__streamingUmapPlot.stats().uploads);
+    assert.ok(uploads >= 3, `the plot animated through ${uploads} layouts`);
+
+    // The finished layout is clustered (HDBSCAN on the layout) and coloured by it.
+    const clusters = card(page, 'Clusters · UMAP · digits demo');
+    await waitFor(async () => (await clusters.getAttribute('data-status')) === 'completed', 'the clustering', 120_000);
+    await waitFor(async () => (await page.getByLabel('colour by').inputValue()) === 'layout', 'colours by cluster');
+    const plot = page.getByTestId('scatter');
+    assert.equal(await plot.getAttribute('data-points'), '1797');
+    await page.waitForTimeout(200); // one animation frame to draw the new colours
+    const pixels = inkOf(await plot.screenshot());
+    assert.ok(pixels.ink > 2000, `${pixels.ink} inked pixels`);
+    assert.ok(pixels.colours >= 5, `${pixels.colours} colours`);
+
+    // Hover shows the row and its cluster; wheel zooms, drag pans.
+    const p = await page.evaluate(() => window.__streamingUmapPlot.pointToClient(100));
+    await page.mouse.move(p.x, p.y);
+    const tooltip = page.getByTestId('tooltip');
+    await waitFor(() => tooltip.isVisible(), 'the tooltip');
+    assert.match(await tooltip.textContent(), /row \d+.*(cluster (\d+|noise)).*class \d/);
+    await job.locator('summary').click();
+    await page.screenshot({ path: join(DOCS, 'screenshot-digits.png') });
+    const spread = () => page.evaluate(() => {
+      const [a, b] = [window.__streamingUmapPlot.pointToClient(100), window.__streamingUmapPlot.pointToClient(1500)];
+      return Math.hypot(a.x - b.x, a.y - b.y);
+    });
+    const spreadBefore = await spread();
+    await page.mouse.wheel(0, -600);
+    await waitFor(async () => (await spread()) > spreadBefore * 1.5, 'the wheel to zoom in');
+    const before = await page.evaluate(() => window.__streamingUmapPlot.pointToClient(100));
+    await page.mouse.move(before.x + 5, before.y + 5);
+    await page.mouse.down();
+    await page.mouse.move(before.x + 65, before.y + 45, { steps: 4 });
+    await page.mouse.up();
+    const panned = await page.evaluate(() => window.__streamingUmapPlot.pointToClient(100));
+    assert.ok(Math.abs(panned.x - before.x - 60) < 2 && Math.abs(panned.y - before.y - 40) < 2,
+      `dragging by (60, 40) moved the point by (${panned.x - before.x}, ${panned.y - before.y})`);
+    await page.context().close();
+  });
+
+  it('cancels a running 100k x 512 job while a second tab follows it by polling with sockets blocked', { timeout: 180_000 }, async () => {
+    const page = await openPage();
+    await page.getByRole('radio', { name: /Mixture demo/ }).check();
+    await page.getByRole('button', { name: 'Run UMAP' }).click();
+    const job = card(page, 'UMAP · mixture demo (100,000 × 512)');
+    await waitFor(() => job.isVisible(), 'the job card', 60_000);
+    const jobId = await job.getAttribute('data-job-id');
+
+    const follower = await openPage(`?job=${jobId}`, { blockSockets: true });
+    const polls = [];
+    follower.on('request', (r) => { if (r.url().includes(`/status/${jobId}`)) polls.push(r.url()); });
+    const followed = follower.locator(`li.sum-job[data-job-id="${jobId}"]`);
+    await waitFor(async () => (await followed.getByTestId('job-transport').textContent().catch(() => '')) === 'polling',
+      'the follower to fall back to polling');
+    await waitFor(async () => (await followed.getAttribute('data-status')) === 'processing', 'the follower to see it run');
+    assert.equal(await followed.getByTestId('job-transport').textContent(), 'polling');
+
+    await job.getByRole('button', { name: 'Cancel' }).click();
+    await waitFor(async () => (await job.getAttribute('data-status')) === 'cancelled', 'the cancellation', 60_000);
+    await waitFor(async () => (await followed.getAttribute('data-status')) === 'cancelled', 'the follower to see it', 30_000);
+    assert.ok(polls.length >= 2, `${polls.length} polls`);
+    assert.ok(polls.every((u) => u.includes('include_result=false')), 'polls leave the result out');
+    const status = await (await fetch(`${service.url}/umap/streaming/status/${jobId}?include_result=false`)).json();
+    assert.equal(status.status, 'cancelled');
+    await follower.screenshot({ path: join(DOCS, 'screenshot-polling-cancelled.png') });
+    await follower.context().close();
+    await page.context().close();
+  });
+
+  it('draws 100k points while receiving 10 layouts/s with no long main-thread task', { timeout: 120_000 }, async () => {
+    const stream = await startLayoutStream({ rows: 100_000, fps: 10, frames: 80 });
+    try {
+      const page = await openPage(`?api=${encodeURIComponent(stream.url)}&job=${stream.jobId}&live=1`);
+      const job = page.locator(`li.sum-job[data-job-id="${stream.jobId}"]`);
+      await waitFor(async () => (await page.evaluate(() => window.__streamingUmapPlot?.stats().uploads ?? 0)) >= 5,
+        'the first layouts', 30_000);
+      const [start, uploads0] = await page.evaluate(() => [performance.now(), window.__streamingUmapPlot.stats().uploads]);
+      await waitFor(async () => (await job.getAttribute('data-status')) === 'completed', 'the end of the stream', 60_000);
+      const [end, uploads1] = await page.evaluate(() => [performance.now(), window.__streamingUmapPlot.stats().uploads]);
+      const seconds = (end - start) / 1000;
+      const tasks = await longTasksBetween(page, start, end);
+      figures.stream = {
+        points: 100_000, seconds: Math.round(seconds * 10) / 10,
+        layoutsPerSecond: Math.round(((uploads1 - uploads0) / seconds) * 10) / 10,
+        longTasks: tasks.count, longestTaskMs: tasks.maxMs,
+      };
+      console.log(`long tasks while drawing 100k points at ${figures.stream.layoutsPerSecond} layouts/s: ${JSON.stringify(figures.stream)}`);
+      assert.equal(await page.getByTestId('scatter').getAttribute('data-points'), '100000');
+      assert.ok(figures.stream.layoutsPerSecond >= 5, `${figures.stream.layoutsPerSecond} layouts/s drawn`);
+      const pixels = inkOf(await page.getByTestId('scatter').screenshot());
+      assert.ok(pixels.ink > 10_000, `${pixels.ink} inked pixels`);
+      const p = await page.evaluate(() => window.__streamingUmapPlot.pointToClient(4242));
+      await page.mouse.move(p.x, p.y);
+      await waitFor(() => page.getByTestId('tooltip').isVisible(), 'the tooltip over 100k points');
+      await page.screenshot({ path: join(DOCS, 'screenshot-100k.png') });
+      if (process.env.STREAMING_UMAP_STRICT_LONGTASKS === '1') assert.equal(tasks.count, 0, `long tasks: ${JSON.stringify(tasks)}`);
+      await page.context().close();
+    } finally {
+      await stream.stop();
+    }
+  });
+});

@@ -1,0 +1,228 @@
+/** The built-in page: load data, start jobs, watch them, and explore the layout. */
+
+import { useQuery } from '@tanstack/react-query';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import type { Matrix } from '../client/matrix';
+import { StreamingProgressMonitor } from '../react/StreamingProgressMonitor';
+import { useStreamingUMAP, type ActiveJob, type JobData } from '../react/useStreamingUMAP';
+import { DataPanel } from './DataPanel';
+import { ClusterPanel, UMAPPanel } from './ParamsPanel';
+import { ScatterPlot } from './ScatterPlot';
+import {
+  clusterParams, DEFAULT_CLUSTER, DEFAULT_UMAP, sourceKey, sourceName, umapParams,
+  type PageFlags, type Source,
+} from './settings';
+
+interface Layout {
+  id: string;
+  label: string;
+  embedding: Matrix | null;
+  sourceKey: string | null;
+}
+
+type ColourBy = 'layout' | 'data' | 'classes' | 'none';
+
+function jobData(source: Source): JobData {
+  if (source.kind === 'file') return source.file.body;
+  return source.name === 'digits' ? { demo: 'digits' } : { demo: 'mixture', size: { rows: source.rows, dims: source.dims } };
+}
+
+function layoutOf(job: ActiveJob): Matrix | null {
+  if (job.output?.kind === 'umap') return job.output.embedding;
+  return job.layout?.embedding ?? null;
+}
+
+export function App({ flags }: { flags: PageFlags }) {
+  const sum = useStreamingUMAP({ forcePolling: flags.forcePolling });
+  const { client } = sum;
+  const [source, setSource] = useState<Source>({ kind: 'demo', name: 'digits', rows: 1797, dims: 64 });
+  const [umapForm, setUmapForm] = useState(DEFAULT_UMAP);
+  const [clusterForm, setClusterForm] = useState(DEFAULT_CLUSTER);
+  const [selected, setSelected] = useState<string | null>(flags.job);
+  const [immediates, setImmediates] = useState<Layout[]>([]);
+  const [layoutClusters, setLayoutClusters] = useState<Record<string, Int32Array>>({});
+  const [dataClusters, setDataClusters] = useState<Record<string, Int32Array>>({});
+  const [classes, setClasses] = useState<Record<string, Int32Array>>({});
+  const [colourBy, setColourBy] = useState<ColourBy>('layout');
+  const [message, setMessage] = useState<string | null>(null);
+  const [followId, setFollowId] = useState('');
+  const clustered = useRef(new Set<string>());
+  const health = useQuery({ queryKey: ['health'], queryFn: () => client.health(), refetchInterval: 15000 });
+
+  useEffect(() => {
+    if (flags.job) sum.followJob(flags.job, { live: flags.live, liveEvery: 1 });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  const fail = (error: unknown) => setMessage(error instanceof Error ? error.message : String(error));
+
+  const loadClasses = (src: Source) => {
+    if (src.kind !== 'demo' || classes[sourceKey(src)]) return;
+    const size = src.name === 'mixture' ? { rows: src.rows, dims: src.dims } : {};
+    client.demoLabels(src.name, size).then((labels) => setClasses((c) => ({ ...c, [sourceKey(src)]: labels })), fail);
+  };
+
+  const clusterLayout = async (layoutId: string, label: string, embedding: Matrix) => {
+    clustered.current.add(layoutId);
+    const started = await sum.startClusteringJob.mutateAsync({
+      data: embedding, ...clusterParams(clusterForm), label: `Clusters · ${label}`, meta: { layoutOf: layoutId },
+    });
+    if (started.typed?.kind === 'cluster') {
+      const labels = started.typed.labels;
+      setLayoutClusters((c) => ({ ...c, [layoutId]: labels }));
+    }
+  };
+
+  const runUMAP = async () => {
+    setMessage(null);
+    const key = sourceKey(source);
+    try {
+      loadClasses(source);
+      const started = await sum.startUMAPJob.mutateAsync({
+        data: jobData(source), ...umapParams(umapForm), live: umapForm.live, liveEvery: 1,
+        label: `UMAP · ${sourceName(source)}`, meta: { sourceKey: key, clusterLayout: umapForm.clusterLayout },
+      });
+      if (started.typed?.kind === 'umap') {
+        const layout = { id: `immediate-${immediates.length + 1}`, label: `UMAP · ${sourceName(source)} (immediate)`, embedding: started.typed.embedding, sourceKey: key };
+        setImmediates((list) => [layout, ...list]);
+        setSelected(layout.id);
+        if (umapForm.clusterLayout) await clusterLayout(layout.id, layout.label, started.typed.embedding);
+      } else {
+        setSelected(started.job_id);
+      }
+    } catch (error) {
+      fail(error);
+    }
+  };
+
+  const runClustering = async () => {
+    setMessage(null);
+    const key = sourceKey(source);
+    try {
+      loadClasses(source);
+      const started = await sum.startClusteringJob.mutateAsync({
+        data: jobData(source), ...clusterParams(clusterForm), label: `Clusters · ${sourceName(source)}`, meta: { dataOf: key },
+      });
+      if (started.typed?.kind === 'cluster') {
+        const labels = started.typed.labels;
+        setDataClusters((c) => ({ ...c, [key]: labels }));
+      }
+    } catch (error) {
+      fail(error);
+    }
+  };
+
+  // Finished jobs feed the plot: cluster a finished layout (when asked), collect labels.
+  useEffect(() => {
+    for (const job of sum.activeJobs) {
+      const out = job.output;
+      if (out?.kind === 'umap' && job.meta.clusterLayout && !clustered.current.has(job.jobId)) {
+        clusterLayout(job.jobId, job.label, out.embedding).catch(fail);
+      }
+      if (out?.kind === 'cluster') {
+        const layoutId = job.meta.layoutOf;
+        const dataKey = job.meta.dataOf;
+        if (typeof layoutId === 'string' && layoutClusters[layoutId] !== out.labels) {
+          setLayoutClusters((c) => ({ ...c, [layoutId]: out.labels }));
+        }
+        if (typeof dataKey === 'string' && dataClusters[dataKey] !== out.labels) {
+          setDataClusters((c) => ({ ...c, [dataKey]: out.labels }));
+        }
+      }
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [sum.activeJobs]);
+
+  const layouts: Layout[] = useMemo(() => [
+    ...sum.activeJobs.filter((j) => j.kind === 'umap').map((j) => ({
+      id: j.jobId, label: j.label, embedding: layoutOf(j), sourceKey: typeof j.meta.sourceKey === 'string' ? j.meta.sourceKey : null,
+    })),
+    ...immediates,
+  ], [sum.activeJobs, immediates]);
+  const shown = layouts.find((l) => l.id === selected) ?? layouts.find((l) => l.embedding !== null) ?? null;
+  const options: Record<ColourBy, Int32Array | null> = {
+    layout: shown ? layoutClusters[shown.id] ?? null : null,
+    data: shown?.sourceKey ? dataClusters[shown.sourceKey] ?? null : null,
+    classes: shown?.sourceKey ? classes[shown.sourceKey] ?? null : null,
+    none: null,
+  };
+  const colourKey: ColourBy = options[colourBy] ? colourBy
+    : (['layout', 'data', 'classes'] as ColourBy[]).find((k) => options[k]) ?? 'none';
+  const NAMES: Record<ColourBy, string> = { layout: 'clusters of the layout', data: 'clusters of the data', classes: 'demo classes', none: 'one colour' };
+
+  const h = health.data;
+  return (
+    <div className="page">
+      <header className="top">
+        <h1>streaming-umap</h1>
+        <span className="health" data-testid="health">
+          {h ? `${h.status} · ${h.backend} · ${h.device} · ${h.workers.idle}/${h.workers.total} workers idle` : 'connecting…'}
+        </span>
+        <a href="/docs">API docs</a>
+      </header>
+      <main className="layout">
+        <aside className="side">
+          <DataPanel source={source} onChange={setSource} />
+          <UMAPPanel form={umapForm} onChange={setUmapForm}>
+            <button type="button" className="primary" onClick={() => void runUMAP()} disabled={sum.startUMAPJob.isPending}>
+              Run UMAP
+            </button>
+          </UMAPPanel>
+          <ClusterPanel form={clusterForm} onChange={setClusterForm}>
+            <div className="row">
+              <button type="button" onClick={() => void runClustering()} disabled={sum.startClusteringJob.isPending}>Cluster the data</button>
+              <button type="button" disabled={!shown?.embedding}
+                onClick={() => shown?.embedding && clusterLayout(shown.id, shown.label, shown.embedding).catch(fail)}>
+                Cluster the shown layout
+              </button>
+            </div>
+          </ClusterPanel>
+          <fieldset className="panel">
+            <legend>Follow a job</legend>
+            <div className="row">
+              <input aria-label="job id" placeholder="job id" value={followId} onChange={(e) => setFollowId(e.target.value.trim())} />
+              <button type="button" disabled={!followId}
+                onClick={() => { sum.followJob(followId, { live: true, liveEvery: 1 }); setSelected(followId); }}>Follow</button>
+            </div>
+          </fieldset>
+          {message && <p className="error" role="alert">{message}</p>}
+        </aside>
+        <section className="main">
+          <div className="plot-head">
+            <label>layout
+              <select aria-label="layout" value={shown?.id ?? ''} onChange={(e) => setSelected(e.target.value)}>
+                {layouts.length === 0 && <option value="">none yet</option>}
+                {layouts.map((l) => <option key={l.id} value={l.id}>{l.label}</option>)}
+              </select>
+            </label>
+            <label>colour by
+              <select aria-label="colour by" value={colourKey} onChange={(e) => setColourBy(e.target.value as ColourBy)}>
+                {(Object.keys(options) as ColourBy[]).filter((k) => k === 'none' || options[k]).map((k) => (
+                  <option key={k} value={k}>{NAMES[k]}</option>
+                ))}
+              </select>
+            </label>
+          </div>
+          <ScatterPlot
+            embedding={shown?.embedding ?? null}
+            labels={options[colourKey]}
+            labelName={colourKey === 'classes' ? 'class' : 'cluster'}
+            trueLabels={colourKey !== 'classes' ? options.classes : null}
+            caption={shown?.label}
+          />
+          <h2>Jobs</h2>
+          <StreamingProgressMonitor
+            jobs={sum.activeJobs}
+            onCancelJob={(id) => sum.cancelJob.mutate(id, { onError: fail })}
+            onPauseJob={(id) => sum.pauseJob.mutate(id, { onError: fail })}
+            onResumeJob={(id) => sum.resumeJob.mutate(id, { onError: fail })}
+            onRemoveJob={sum.removeJob}
+            renderActions={(job) => job.kind === 'umap' && layoutOf(job) && job.jobId !== shown?.id ? (
+              <button type="button" onClick={() => setSelected(job.jobId)}>Show</button>
+            ) : null}
+          />
+        </section>
+      </main>
+    </div>
+  );
+}
