@@ -21,6 +21,17 @@ NUMBA_CACHE = ROOT / ".cache" / "numba"
 READY_TIMEOUT = float(os.environ.get("STREAMING_UMAP_TEST_READY_TIMEOUT", "400"))
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the test process dies (Linux), so an
+    interrupted test run leaves no server behind."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -35,6 +46,7 @@ class Service:
     env: dict[str, str]
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    _out: Any = None
 
     @property
     def url(self) -> str:
@@ -61,13 +73,18 @@ class Service:
             PYTHONUNBUFFERED="1",
         )
         env.update(self.env)
-        out = open(self.data_dir / "server.out", "ab")
+        self._out = out = open(self.data_dir / "server.out", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streaming_umap.cli", "serve", "--host", "127.0.0.1",
              "--port", str(self.port)],
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
-        self.wait_ready(wait_warm)
+        try:
+            self.wait_ready(wait_warm)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def wait_ready(self, wait_warm: bool = True, timeout: float = READY_TIMEOUT) -> dict[str, Any]:
@@ -88,22 +105,19 @@ class Service:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def stop(self, timeout: float = 20.0) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGINT)
         try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            return self.proc.wait(5)
-
-    def worker_pids(self) -> list[int]:
-        """PIDs of the server's worker processes (its children)."""
-        assert self.proc is not None
-        import psutil
-
-        return [c.pid for c in psutil.Process(self.proc.pid).children(recursive=True)
-                if "multiprocessing" in " ".join(c.cmdline())]
+            if self.proc is None or self.proc.poll() is not None:
+                return None if self.proc is None else self.proc.returncode
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                return self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                return self.proc.wait(5)
+        finally:
+            if self._out is not None:
+                self._out.close()
+                self._out = None
 
 
 @pytest.fixture
@@ -122,11 +136,31 @@ def make_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         service.stop()
 
 
-@pytest.fixture(scope="session")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """One service shared by the tests that do not restart or break it."""
-    svc = Service(tmp_path_factory.mktemp("shared-service"),
-                  {"GPU_UMAP_MAX_CONCURRENT_JOBS": "2", "STREAMING_UMAP_CANCEL_GRACE": "3"})
-    svc.start()
-    yield svc
-    svc.stop()
+def gpu_present() -> bool:
+    """cuML installed and an NVIDIA driver visible (checked without importing cuML)."""
+    import importlib.util
+    import shutil
+
+    return importlib.util.find_spec("cuml") is not None and shutil.which("nvidia-smi") is not None
+
+
+BACKENDS = ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One service per backend, shared by the tests that do not restart or break it.
+    The GPU one is skipped where there is no CUDA device with cuML."""
+    backend = request.param
+    if backend == "gpu" and not gpu_present():
+        pytest.skip("no CUDA device with cuML here")
+    svc = Service(tmp_path_factory.mktemp(f"shared-service-{backend}"), {
+        "STREAMING_UMAP_BACKEND": backend,
+        "GPU_UMAP_MAX_CONCURRENT_JOBS": "2",
+        "STREAMING_UMAP_CANCEL_GRACE": "3",
+        "STREAMING_UMAP_WS_SEND_TIMEOUT": "2",
+    })
+    try:
+        yield svc.start()
+    finally:
+        svc.stop()

@@ -1,12 +1,53 @@
-"""Command line: ``streaming-umap serve``."""
+"""Command line: ``streaming-umap serve | run | jobs | status | cancel | pause | resume | bench``.
+
+``run INPUT.npy|INPUT.csv --out OUT.npy`` computes a UMAP layout with a live progress
+bar (stage, ETA) and writes it (float32, rows x n_components) to exactly ``OUT.npy``.
+With ``--cluster hdbscan|dbscan|kmeans`` it then clusters that layout and writes the
+int32 labels (-1 = noise) to ``OUT.labels.npy`` next to it. The server is ``--server
+URL``, else ``$STREAMING_UMAP_URL``; with neither, ``run`` starts a service inside its
+own process (free port, temporary data folder, one worker), waits until it is warm,
+runs, and stops it. The other client commands use ``--server``, else
+``$STREAMING_UMAP_URL``, else ``http://127.0.0.1:8003``.
+
+Standard output carries results only (the written paths, the job table, status JSON,
+control replies as JSON); messages and progress go to standard error.
+
+Exit codes (scripts may rely on them):
+
+    0    success
+    1    the job failed or was cancelled (by someone else)
+    2    usage error or bad input (unreadable file, refused by the server: 400/413/415/422)
+    3    the server cannot be reached (or the local service did not start)
+    4    no such job, or the job is in the wrong state (404, 409, 410)
+    5    the server is busy or broken (429 queue full, 503, 500)
+    130  interrupted by Ctrl-C; ``run`` cancels its job on the server first
+"""
 
 from __future__ import annotations
 
 import argparse
+import enum
+import importlib
+import json
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .config import Settings
+
+ENV_URL = "STREAMING_UMAP_URL"
+DEFAULT_URL = "http://127.0.0.1:8003"
+
+
+class Exit(enum.IntEnum):
+    OK = 0
+    JOB_FAILED = 1
+    USAGE = 2
+    UNREACHABLE = 3
+    NOT_FOUND = 4
+    SERVER = 5
+    INTERRUPTED = 130
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -24,20 +65,207 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _server(args: argparse.Namespace) -> str:
+    return str(args.server or os.environ.get(ENV_URL) or DEFAULT_URL)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ._cli.run import command
+
+    return command(args)
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    from ._client.progress import format_eta
+    from .client import Client
+
+    with Client(_server(args)) as client:
+        jobs = client.jobs(include_all=args.all)
+    if args.json:
+        _out(json.dumps([job.raw for job in jobs], indent=2))
+        return 0
+    _out(f"{'JOB ID':<32}  {'KIND':<7}  {'STATUS':<10}  {'STAGE':<7}  {'DONE':>6}  {'ETA':>8}  ROWS")
+    for job in jobs:
+        eta = "" if job.terminal or job.eta_seconds is None else format_eta(job.eta_seconds)
+        _out(f"{job.job_id:<32}  {job.kind or '':<7}  {job.status:<10}  {job.stage:<7}  "
+             f"{job.progress_percentage:5.1f}%  {eta:>8}  {job.total_points}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from .client import Client, JobError
+
+    ended: JobError | None = None
+    with Client(_server(args)) as client:
+        job = client.job(args.job_id)
+        if args.wait:
+            try:
+                job.wait(progress=not args.quiet)
+            except JobError as exc:
+                ended = exc
+        _out(json.dumps(job.status().raw, indent=2))
+    if ended is not None:
+        _error(str(ended))
+        return Exit.JOB_FAILED
+    return Exit.OK
+
+
+def _control(args: argparse.Namespace) -> int:
+    from .client import Client
+
+    with Client(_server(args)) as client:
+        reply = getattr(client.job(args.job_id), args.command)()
+    _out(json.dumps({"job_id": reply.job_id, "status": reply.status, "message": reply.message}))
+    return 0
+
+
+def _bench(argv: Sequence[str]) -> int:
+    try:
+        bench = importlib.import_module("streaming_umap.bench")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("streaming_umap.bench", "streaming_umap"):
+            _error("the benchmark suite is not available: module streaming_umap.bench is "
+                   "missing from this installation")
+        else:
+            _error(f"the benchmark suite needs the module {exc.name!r}; install it first")
+        return Exit.USAGE
+    if not callable(getattr(bench, "main", None)):
+        _error("streaming_umap.bench has no main(argv) entry point")
+        return Exit.USAGE
+    return int(bench.main(list(argv)))
+
+
+def _server_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", metavar="URL", default=None,
+                        help=f"service URL (default: ${ENV_URL}, else {DEFAULT_URL})")
+
+
+def _run_parser(sub: Any) -> None:
+    run = sub.add_parser("run", help="UMAP (and clustering) of a .npy or .csv file",
+                         description="Compute a UMAP layout of INPUT and write it to --out; "
+                                     "with --cluster, also write OUT.labels.npy.")
+    run.add_argument("input", metavar="INPUT", help="rows x columns, .npy or .csv")
+    run.add_argument("--out", required=True, metavar="OUT.npy", help="where the layout goes")
+    run.add_argument("--cluster", choices=("hdbscan", "dbscan", "kmeans"), default=None,
+                     help="cluster the layout; labels go to OUT.labels.npy")
+    run.add_argument("--server", metavar="URL", default=None,
+                     help=f"service URL (default: ${ENV_URL}, else a local in-process service)")
+    run.add_argument("--metric", default=None, help="euclidean (default), cosine, manhattan, ...")
+    run.add_argument("--n-neighbors", type=int, default=None)
+    run.add_argument("--min-dist", type=float, default=None)
+    run.add_argument("--n-components", type=int, default=None)
+    run.add_argument("--n-epochs", type=int, default=None)
+    run.add_argument("--seed", type=int, default=None, help="fixed seed: reproducible result")
+    group = run.add_argument_group("clustering (with --cluster)")
+    group.add_argument("--min-cluster-size", type=int, default=None, help="hdbscan")
+    group.add_argument("--min-samples", type=int, default=None, help="hdbscan, dbscan")
+    group.add_argument("--eps", type=float, default=None, help="dbscan")
+    group.add_argument("--n-clusters", type=int, default=None, help="kmeans")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_run)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="streaming-umap", description=__doc__)
+    parser = argparse.ArgumentParser(prog="streaming-umap", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the service (default port 8003)")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=None, help="concurrent jobs")
     serve.set_defaults(func=_serve)
+    _run_parser(sub)
+    jobs = sub.add_parser("jobs", help="list active jobs (--all: finished ones too)")
+    jobs.add_argument("--all", action="store_true")
+    jobs.add_argument("--json", action="store_true", help="print the JSON list")
+    _server_option(jobs)
+    jobs.set_defaults(func=_jobs)
+    status = sub.add_parser("status", help="print a job's status as JSON")
+    status.add_argument("job_id", metavar="ID")
+    status.add_argument("--wait", action="store_true",
+                        help="follow the job to its end first (exit 1 if it failed or was cancelled)")
+    status.add_argument("-q", "--quiet", action="store_true", help="no progress bar with --wait")
+    _server_option(status)
+    status.set_defaults(func=_status)
+    for action in ("cancel", "pause", "resume"):
+        control = sub.add_parser(action, help=f"{action} a job")
+        control.add_argument("job_id", metavar="ID")
+        _server_option(control)
+        control.set_defaults(func=_control)
+    sub.add_parser("bench", help="run the benchmark suite (arguments go to it; try bench --help)",
+                   add_help=False)
     return parser
 
 
+def _error(message: str) -> None:
+    sys.stderr.write(f"streaming-umap: error: {message}\n")
+    sys.stderr.flush()
+
+
+def exit_code(exc: BaseException) -> int | None:
+    """The documented exit code for an exception, or None if it is a bug."""
+    from ._cli.local import LocalServiceError
+    from ._cli.run import Interrupted, UsageError
+
+    if isinstance(exc, (KeyboardInterrupt, Interrupted)):
+        return Exit.INTERRUPTED
+    if isinstance(exc, (UsageError, ModuleNotFoundError)):
+        return Exit.USAGE
+    if isinstance(exc, LocalServiceError):
+        return Exit.UNREACHABLE
+    try:
+        from . import client as c
+    except ImportError:
+        return None
+    table: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Exit], ...] = (
+        (c.JobError, Exit.JOB_FAILED),
+        ((c.InvalidInput, c.InvalidRequest, c.PayloadTooLarge), Exit.USAGE),
+        (c.ConnectionError, Exit.UNREACHABLE),
+        ((c.NotFound, c.Conflict, c.Gone), Exit.NOT_FOUND),
+        (c.ServerError, Exit.SERVER),
+    )
+    for kinds, code in table:
+        if isinstance(exc, kinds):
+            return code
+    return None
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, ModuleNotFoundError):
+        return (f"missing module {exc.name!r}: the client commands need "
+                "`pip install streaming-umap[client]`")
+    text = str(exc)
+    try:
+        from . import client as c
+    except ImportError:
+        return text
+    if isinstance(exc, c.ConnectionError):
+        text += " (is it running? start one with `streaming-umap serve`, or pass --server)"
+    elif isinstance(exc, c.QueueFull) and exc.retry_after is not None:
+        text += f" (retry after {exc.retry_after:g} s)"
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        return _bench(argv[1:])
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except (Exception, KeyboardInterrupt) as exc:
+        code = exit_code(exc)
+        if code is None:
+            raise
+        _error(_message(exc))
+        return code
 
 
 if __name__ == "__main__":

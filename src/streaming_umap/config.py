@@ -61,6 +61,8 @@ class Settings:
     result_ttl: float = 7 * 24 * 3600.0  # STREAMING_UMAP_RESULT_TTL (s)
     disk_budget_bytes: int = 20 << 30  # STREAMING_UMAP_DISK_BUDGET_MB
     cancel_grace: float = 5.0  # STREAMING_UMAP_CANCEL_GRACE (s)
+    sweep_interval: float = 60.0  # STREAMING_UMAP_SWEEP_INTERVAL (s) between result-expiry sweeps
+    ws_send_timeout: float = 10.0  # STREAMING_UMAP_WS_SEND_TIMEOUT (s): slower subscribers are dropped
     exact_knn_max_rows: int = 4096  # STREAMING_UMAP_EXACT_KNN_MAX_ROWS
     warmup: bool = True  # STREAMING_UMAP_WARMUP=0 skips the warm-up fit
     cuda_visible_devices: str | None = None  # CUDA_VISIBLE_DEVICES (passed to workers)
@@ -111,6 +113,10 @@ class Settings:
             )
             << 20,
             cancel_grace=_float(e, "STREAMING_UMAP_CANCEL_GRACE", cls.cancel_grace, 0.1),
+            sweep_interval=_float(e, "STREAMING_UMAP_SWEEP_INTERVAL", cls.sweep_interval, 0.1),
+            ws_send_timeout=_float(
+                e, "STREAMING_UMAP_WS_SEND_TIMEOUT", cls.ws_send_timeout, 0.1
+            ),
             exact_knn_max_rows=_int(
                 e, "STREAMING_UMAP_EXACT_KNN_MAX_ROWS", cls.exact_knn_max_rows, 0, 10_000_000
             ),

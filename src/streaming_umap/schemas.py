@@ -178,6 +178,7 @@ class Health(Struct, kw_only=True):
     active_jobs: int
     uptime_seconds: float
     gpu: dict[str, Any] | None = None
+    processes: list[dict[str, Any]] = []
 
 
 class ErrorBody(Struct):

@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.25
 SAVE_INTERVAL = 2.0
-SWEEP_INTERVAL = 60.0
 CRASH_WINDOW = 60.0
 
 
@@ -263,6 +262,11 @@ class Supervisor:
             "active_jobs": sum(1 for j in self.jobs.values() if j.status in ACTIVE_STATUSES),
             "uptime_seconds": round(time.time() - self.started_at, 1),
             "gpu": self.device.get("gpu"),
+            "processes": [
+                {"pid": w.pid, "role": w.role, "state": w.state.value, "job_id": w.job_id,
+                 "jobs_done": w.jobs_done}
+                for w in self.workers
+            ],
         }
 
     # ------------------------------------------------------------------ dispatch
@@ -553,7 +557,7 @@ class Supervisor:
                 self.sweep()
             except Exception:
                 log.exception("result sweep failed")
-            await asyncio.sleep(SWEEP_INTERVAL)
+            await asyncio.sleep(self.settings.sweep_interval)
 
     def sweep(self, now: float | None = None) -> list[str]:
         """Expire results past the TTL, then the oldest ones while over the disk budget."""

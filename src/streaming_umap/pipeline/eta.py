@@ -224,8 +224,8 @@ class ProgressTracker:
             current = self.plan[self.index].seconds * speed
             spent = clock - self.stage_started
             fraction = self.done / self.total
-            if fraction <= 0:
-                left = current - spent if spent < current else 0.25 * spent
+            if fraction <= 0:  # no step done yet: count down, and once overdue, stay positive
+                left = max(current - spent, 0.2 * current * math.sqrt(spent / current))
             else:
                 by_rate = spent * (1 - fraction) / fraction
                 weight = min(1.0, 2 * fraction)

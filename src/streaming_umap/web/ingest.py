@@ -100,7 +100,8 @@ def finalize(data: np.ndarray, settings: Settings) -> np.ndarray:
     if rows == 0 or dims == 0:
         raise InvalidInput(f"data is empty (shape {rows} x {dims}); send at least one row", field="data")
     _check_elements(rows, dims, settings)
-    out = np.ascontiguousarray(data, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow becomes inf, reported below
+        out = np.ascontiguousarray(data, dtype=np.float32)
     bad = _first_non_finite(out)
     if bad is not None:
         raise InvalidInput(

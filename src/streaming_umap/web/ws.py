@@ -3,7 +3,7 @@
 Two tasks per socket: the sender drains the subscriber's mailbox (at most
 ~10 progress frames a second, every important frame, live layouts when asked for),
 and the receiver turns ``{"action": ...}`` messages into cancel/pause/resume. A send
-that does not complete within ``SEND_TIMEOUT`` means the client stopped reading: it
+that does not complete within ``ws_send_timeout`` (settings) means the client stopped reading: it
 is dropped (close code 1008) and nobody else notices.
 """
 
@@ -29,7 +29,6 @@ from .responses import encode
 log = logging.getLogger(__name__)
 
 FRAME_INTERVAL = 0.1
-SEND_TIMEOUT = 10.0
 TERMINAL_TYPES = frozenset({"completed", "failed", "cancelled"})
 CLOSE_NORMAL, CLOSE_POLICY, CLOSE_UNKNOWN_JOB = 1000, 1008, 4404
 
@@ -44,11 +43,12 @@ def _live_every(ws: WebSocket) -> int:
 
 
 async def _send(ws: WebSocket, payload: bytes | str) -> bool:
+    timeout = ws.app.state.settings.ws_send_timeout
     try:
         if isinstance(payload, bytes):
-            await asyncio.wait_for(ws.send_bytes(payload), SEND_TIMEOUT)
+            await asyncio.wait_for(ws.send_bytes(payload), timeout)
         else:
-            await asyncio.wait_for(ws.send_text(payload), SEND_TIMEOUT)
+            await asyncio.wait_for(ws.send_text(payload), timeout)
         return True
     except asyncio.TimeoutError:
         log.warning("dropping a WebSocket subscriber that stopped reading")

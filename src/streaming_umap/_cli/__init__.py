@@ -1,0 +1,1 @@
+"""Private parts of :mod:`streaming_umap.cli`."""

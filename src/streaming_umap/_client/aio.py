@@ -1,0 +1,263 @@
+"""The asyncio client: :class:`AsyncClient` and :class:`AsyncJobHandle`, mirroring
+:mod:`.sync` method for method (``async for frame in handle.frames()``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+from typing import Any, Unpack
+
+import httpx
+import numpy as np
+
+from .errors import ConnectionError, NotFound, StreamingUMAPClientError, check
+from .models import ClusterOptions, ClusterResult, ControlReply, Frame, JobStatus, UMAPOptions
+from .progress import ProgressBar
+from .sync import DEFAULT_URL, POLL_RETRIES, SocketLost, Transport, raise_for_end, remaining
+from .wire import (
+    API, Follower, ResultValue, Submitted, cluster_from_json, cluster_result, immediate_frame,
+    load_npy, submitted, upload, ws_base,
+)
+
+log = logging.getLogger(__name__)
+
+
+async def _stream(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+class AsyncClient:
+    """The asyncio twin of :class:`~streaming_umap.client.Client` (same arguments)."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, timeout: float = 300.0,
+                 transport: Transport = "auto", poll_interval: float = 0.5,
+                 ws_url: str | None = None, headers: dict[str, str] | None = None) -> None:
+        if transport not in ("auto", "poll"):
+            raise ValueError(f"transport must be 'auto' or 'poll', found {transport!r}")
+        self.url = url.rstrip("/")
+        self.ws_url = (ws_url or ws_base(self.url)).rstrip("/")
+        self.transport: Transport = transport
+        self.poll_interval = poll_interval
+        self.open_timeout = min(10.0, timeout)
+        self._http = httpx.AsyncClient(base_url=self.url, headers=headers,
+                                       timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)))
+
+    def __repr__(self) -> str:
+        return f"AsyncClient({self.url!r}, transport={self.transport!r})"
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ConnectionError(self.url, exc) from exc
+        return check(response)
+
+    async def health(self) -> dict[str, Any]:
+        return (await self.request("GET", "/health")).json()  # type: ignore[no-any-return]
+
+    async def jobs(self, include_all: bool = False) -> list[JobStatus]:
+        params = {"include": "all"} if include_all else None
+        body = (await self.request("GET", f"{API}/jobs", params=params)).json()
+        return [JobStatus.from_dict(job) for job in body["jobs"]]
+
+    def job(self, job_id: str) -> AsyncJobHandle:
+        return AsyncJobHandle(self, job_id)
+
+    async def _submit(self, kind: str, data: Any, options: dict[str, Any]) -> AsyncJobHandle:
+        up = upload(kind, data, options)
+        response = await self.request("POST", up.path, params=up.params, headers=up.headers,
+                                      content=_stream(up.chunks))
+        body = response.json()
+        return AsyncJobHandle(self, str(body["job_id"]), submitted(kind, up.params, body))
+
+    async def submit_umap(self, data: Any, **options: Unpack[UMAPOptions]) -> AsyncJobHandle:
+        return await self._submit("umap", data, dict(options))
+
+    async def submit_cluster(self, data: Any, **options: Unpack[ClusterOptions]) -> AsyncJobHandle:
+        return await self._submit("cluster", data, dict(options))
+
+    async def umap(self, data: Any, *, progress: bool = True, timeout: float | None = None,
+                   **options: Unpack[UMAPOptions]) -> np.ndarray:
+        async with await self.submit_umap(data, **options) as job:
+            out = await job.result(progress=progress, timeout=timeout)
+        assert isinstance(out, np.ndarray)
+        return out
+
+    async def cluster(self, data: Any, *, progress: bool = True, timeout: float | None = None,
+                      **options: Unpack[ClusterOptions]) -> ClusterResult:
+        async with await self.submit_cluster(data, **options) as job:
+            out = await job.result(progress=progress, timeout=timeout)
+        assert isinstance(out, ClusterResult)
+        return out
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+
+class AsyncJobHandle:
+    """The asyncio twin of :class:`~streaming_umap.client.JobHandle`."""
+
+    def __init__(self, client: AsyncClient, job_id: str, sub: Submitted | None = None) -> None:
+        self.client, self.job_id, self.submitted = client, job_id, sub
+        self.kind: str | None = sub.kind if sub else None
+        self.warning: str | None = sub.warning if sub else None
+        self.last: Frame | None = immediate_frame(sub) if sub and sub.is_immediate else None
+
+    def __repr__(self) -> str:
+        state = self.last.status if self.last else "unknown"
+        return f"AsyncJobHandle({self.job_id!r}, kind={self.kind!r}, last={state!r})"
+
+    @property
+    def immediate(self) -> bool:
+        return self.submitted is not None and self.submitted.is_immediate
+
+    async def status(self) -> JobStatus:
+        if self.immediate:
+            assert self.last is not None
+            return self.last
+        response = await self.client.request("GET", f"{API}/status/{self.job_id}",
+                                             params={"include_result": "false"})
+        status = JobStatus.from_dict(response.json())
+        self.kind = self.kind or status.kind
+        return status
+
+    async def _control(self, method: str, action: str) -> ControlReply:
+        if self.immediate:
+            raise StreamingUMAPClientError("an immediate answer is not a job; it is already complete")
+        body = (await self.client.request(method, f"{API}/{action}/{self.job_id}")).json()
+        return ControlReply(str(body["job_id"]), str(body["status"]), str(body["message"]))
+
+    async def cancel(self) -> ControlReply:
+        return await self._control("DELETE", "cancel")
+
+    async def pause(self) -> ControlReply:
+        return await self._control("POST", "pause")
+
+    async def resume(self) -> ControlReply:
+        return await self._control("POST", "resume")
+
+    async def frames(self, timeout: float | None = None) -> AsyncIterator[Frame]:
+        """Progress frames until (and including) the terminal one; see the sync twin."""
+        if self.immediate:
+            assert self.last is not None
+            yield self.last
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        follower = Follower(self.job_id)
+        if self.client.transport == "auto":
+            try:
+                async for frame in self._socket_frames(follower, deadline):
+                    self._seen(frame)
+                    yield frame
+            except SocketLost as exc:
+                log.info("job %s: %s; following by polling instead", self.job_id, exc)
+            if follower.done:
+                return
+        async for frame in self._poll_frames(follower, deadline):
+            self._seen(frame)
+            yield frame
+
+    def _seen(self, frame: Frame) -> None:
+        self.last = frame
+        self.kind = self.kind or frame.kind
+
+    async def _socket_frames(self, follower: Follower, deadline: float | None) -> AsyncIterator[Frame]:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed, WebSocketException
+
+        url = f"{self.client.ws_url}{API}/ws/{self.job_id}"
+        try:
+            socket = await connect(url, open_timeout=self.client.open_timeout, max_size=1 << 26)
+        except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
+            raise SocketLost(f"cannot open {url} ({type(exc).__name__}: {exc})") from exc
+        async with socket:
+            while not follower.done:
+                left = remaining(deadline, self.job_id)
+                try:
+                    message = await asyncio.wait_for(socket.recv(), left)
+                except TimeoutError:
+                    continue
+                except ConnectionClosed as exc:
+                    code = exc.rcvd.code if exc.rcvd else None
+                    if code == 4404:
+                        raise NotFound(404, follower.socket_error or f"no job with id {self.job_id!r}",
+                                       method="GET", url=url) from None
+                    raise SocketLost(f"the WebSocket closed (code {code}) before the job ended") from exc
+                if isinstance(message, str):
+                    frame = follower.from_socket(json.loads(message))
+                    if frame is not None:
+                        yield frame
+
+    async def _poll_frames(self, follower: Follower, deadline: float | None) -> AsyncIterator[Frame]:
+        failures = 0
+        while not follower.done:
+            remaining(deadline, self.job_id)
+            try:
+                status = await self.status()
+                failures = 0
+            except ConnectionError:
+                failures += 1
+                if failures > POLL_RETRIES:
+                    raise
+                await asyncio.sleep(self.client.poll_interval * 2 ** failures)
+                continue
+            frame = follower.from_poll(status)
+            if frame is not None:
+                yield frame
+            if not follower.done:
+                left = remaining(deadline, self.job_id)
+                await asyncio.sleep(self.client.poll_interval if left is None
+                                    else min(self.client.poll_interval, left))
+
+    async def wait(self, progress: bool = False, timeout: float | None = None) -> Frame:
+        bar = ProgressBar(self.kind or "job") if progress and not self.immediate else None
+        try:
+            async for frame in self.frames(timeout):
+                if bar is not None:
+                    bar.update(frame)
+        finally:
+            if bar is not None:
+                bar.close()
+        assert self.last is not None and self.last.terminal
+        return raise_for_end(self.last)
+
+    async def result(self, progress: bool = False, timeout: float | None = None) -> ResultValue:
+        if self.submitted is not None and self.submitted.immediate is not None:
+            return self.submitted.immediate
+        final = await self.wait(progress, timeout)
+        if (self.kind or (await self.status()).kind) == "umap":
+            return await self._npy()
+        params = (await self.status()).params or {}
+        if params.get("algorithm") == "kmeans":
+            response = await self.client.request("GET", f"{API}/result/{self.job_id}")
+            return cluster_from_json(response.json())
+        return cluster_result(await self._npy(), final.result)
+
+    async def _npy(self) -> np.ndarray:
+        response = await self.client.request("GET", f"{API}/result/{self.job_id}",
+                                             params={"format": "npy"})
+        return load_npy(response.content)
+
+    async def __aenter__(self) -> AsyncJobHandle:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if exc is None or self.immediate or (self.last is not None and self.last.terminal):
+            return
+        try:
+            await asyncio.shield(self.cancel())
+        except (StreamingUMAPClientError, asyncio.CancelledError) as err:
+            log.warning("could not cancel job %s while unwinding: %s", self.job_id, err)

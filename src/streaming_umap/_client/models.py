@@ -1,0 +1,120 @@
+"""What the client hands back: job status, progress frames, clustering results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+import numpy as np
+
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+Source = Literal["websocket", "poll", "immediate"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobStatus:
+    """A job's state as the server reports it (``GET /umap/streaming/status/{id}``).
+
+    ``progress_percentage`` runs 0..100; ``eta_seconds`` is the server's estimate of the
+    seconds left (``None`` when unknown, frozen while paused). ``raw`` keeps every
+    field of the answer, including those not named here.
+    """
+
+    job_id: str
+    status: str
+    stage: str
+    progress_percentage: float = 0.0
+    processed_points: int = 0
+    total_points: int = 0
+    current_chunk: int = 0
+    total_chunks: int = 0
+    eta_seconds: float | None = None
+    estimated_completion: float | None = None
+    processing_time: float = 0.0
+    epoch: int | None = None
+    total_epochs: int | None = None
+    kind: str | None = None
+    error: str | None = None
+    warning: str | None = None
+    params: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> JobStatus:
+        return cls(**_known(cls, body), raw=body)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Frame(JobStatus):
+    """One progress frame. ``type`` is ``snapshot``, ``progress``, ``paused``,
+    ``resumed``, ``completed``, ``failed`` or ``cancelled``; ``seq`` increases per job
+    (``None`` for frames made from polled status); ``source`` says how it arrived."""
+
+    type: str = "progress"
+    seq: int | None = None
+    timestamp: float | None = None
+    source: Source = "websocket"
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any], source: Source = "websocket") -> Frame:
+        return cls(**_known(cls, body), raw=body, source=source)
+
+    @classmethod
+    def from_status(cls, status: JobStatus, type_: str, source: Source = "poll") -> Frame:
+        known = _known(cls, status.raw)
+        known.update(type=type_, seq=None, source=source)
+        return cls(**known, raw=status.raw)
+
+
+def _known(cls: type[JobStatus], body: dict[str, Any]) -> dict[str, Any]:
+    names = cls.__dataclass_fields__.keys() - {"raw", "source"}
+    return {k: v for k, v in body.items() if k in names}
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    """Cluster labels (int32, -1 = noise) and what the algorithm reports about them."""
+
+    labels: np.ndarray
+    n_clusters: int
+    noise_points: int | None = None
+    centers: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class ControlReply:
+    """The server's answer to cancel, pause or resume."""
+
+    job_id: str
+    status: str
+    message: str
+
+
+class UMAPOptions(TypedDict, total=False):
+    """UMAP parameters; any left out take the server's default (docs/API.md)."""
+
+    n_components: int
+    n_neighbors: int
+    min_dist: float
+    metric: str
+    random_state: int | None
+    n_epochs: int | None
+    chunk_size: int | None
+
+
+class ClusterOptions(TypedDict, total=False):
+    """Clustering parameters; any left out take the server's default (docs/API.md)."""
+
+    algorithm: str
+    n_clusters: int
+    eps: float
+    min_samples: int
+    min_cluster_size: int
+    metric: str
+    random_state: int | None
+    chunk_size: int | None

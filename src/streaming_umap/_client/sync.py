@@ -1,0 +1,315 @@
+"""The synchronous client: :class:`Client` and the :class:`JobHandle` it returns."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any, Literal, Unpack
+
+import httpx
+import numpy as np
+
+from .errors import ConnectionError, JobCancelled, JobFailed, NotFound, StreamingUMAPClientError, WaitTimeout, check
+from .models import ClusterOptions, ClusterResult, ControlReply, Frame, JobStatus, UMAPOptions
+from .progress import ProgressBar
+from .wire import (
+    API, Follower, ResultValue, Submitted, cluster_from_json, cluster_result, immediate_frame,
+    load_npy, submitted, upload, ws_base,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://127.0.0.1:8003"
+Transport = Literal["auto", "poll"]
+RECV_SLICE = 0.5  # seconds; a blocked receive wakes this often (Ctrl-C, deadlines)
+POLL_RETRIES = 3
+
+
+class SocketLost(Exception):
+    """The WebSocket could not open or closed before the job ended: poll instead."""
+
+
+def remaining(deadline: float | None, job_id: str) -> float | None:
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise WaitTimeout(f"job {job_id} did not end in time; it is still running on the server")
+    return left
+
+
+def raise_for_end(frame: Frame) -> Frame:
+    if frame.status == "failed":
+        raise JobFailed(frame.job_id, frame.error, frame)
+    if frame.status == "cancelled":
+        raise JobCancelled(frame.job_id, frame)
+    return frame
+
+
+class Client:
+    """A connection to one streaming-umap service.
+
+    ``transport="poll"`` never opens a WebSocket; ``"auto"`` (default) follows jobs over
+    the socket and falls back to polling ``/status`` every ``poll_interval`` seconds when
+    it cannot open or drops. ``ws_url`` overrides the socket's base (``ws://host:port``).
+    ``timeout`` bounds each HTTP request (uploads and immediate answers included).
+    """
+
+    def __init__(self, url: str = DEFAULT_URL, *, timeout: float = 300.0,
+                 transport: Transport = "auto", poll_interval: float = 0.5,
+                 ws_url: str | None = None, headers: dict[str, str] | None = None) -> None:
+        if transport not in ("auto", "poll"):
+            raise ValueError(f"transport must be 'auto' or 'poll', found {transport!r}")
+        self.url = url.rstrip("/")
+        self.ws_url = (ws_url or ws_base(self.url)).rstrip("/")
+        self.transport: Transport = transport
+        self.poll_interval = poll_interval
+        self.open_timeout = min(10.0, timeout)
+        self._http = httpx.Client(base_url=self.url, headers=headers,
+                                  timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)))
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r}, transport={self.transport!r})"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One HTTP request; error answers raise their typed exception."""
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ConnectionError(self.url, exc) from exc
+        return check(response)
+
+    # ---------------------------------------------------------------- service
+
+    def health(self) -> dict[str, Any]:
+        return self.request("GET", "/health").json()  # type: ignore[no-any-return]
+
+    def jobs(self, include_all: bool = False) -> list[JobStatus]:
+        """Active jobs, oldest first; ``include_all`` adds finished ones still stored."""
+        params = {"include": "all"} if include_all else None
+        body = self.request("GET", f"{API}/jobs", params=params).json()
+        return [JobStatus.from_dict(job) for job in body["jobs"]]
+
+    def job(self, job_id: str) -> JobHandle:
+        """A handle on an existing job (nothing is checked until it is used)."""
+        return JobHandle(self, job_id)
+
+    # ---------------------------------------------------------------- work
+
+    def _submit(self, kind: str, data: Any, options: dict[str, Any]) -> JobHandle:
+        up = upload(kind, data, options)
+        body = self.request("POST", up.path, params=up.params, headers=up.headers,
+                            content=up.chunks).json()
+        return JobHandle(self, str(body["job_id"]), submitted(kind, up.params, body))
+
+    def submit_umap(self, data: Any, **options: Unpack[UMAPOptions]) -> JobHandle:
+        """Upload ``data`` (rows x columns) as ``.npy`` and start a UMAP job."""
+        return self._submit("umap", data, dict(options))
+
+    def submit_cluster(self, data: Any, **options: Unpack[ClusterOptions]) -> JobHandle:
+        """Upload ``data`` (rows x columns) as ``.npy`` and start a clustering job."""
+        return self._submit("cluster", data, dict(options))
+
+    def umap(self, data: Any, *, progress: bool = True, timeout: float | None = None,
+             **options: Unpack[UMAPOptions]) -> np.ndarray:
+        """The UMAP embedding of ``data`` (float32, rows x ``n_components``)."""
+        with self.submit_umap(data, **options) as job:
+            out = job.result(progress=progress, timeout=timeout)
+        assert isinstance(out, np.ndarray)
+        return out
+
+    def cluster(self, data: Any, *, progress: bool = True, timeout: float | None = None,
+                **options: Unpack[ClusterOptions]) -> ClusterResult:
+        """Cluster labels of ``data`` (``algorithm`` = dbscan, kmeans or hdbscan)."""
+        with self.submit_cluster(data, **options) as job:
+            out = job.result(progress=progress, timeout=timeout)
+        assert isinstance(out, ClusterResult)
+        return out
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class JobHandle:
+    """One job on the server (or an immediate answer, ``job_id == "immediate"``).
+
+    Used as a context manager, a block left by an exception (Ctrl-C included) cancels
+    the job if it has not ended.
+    """
+
+    def __init__(self, client: Client, job_id: str, sub: Submitted | None = None) -> None:
+        self.client, self.job_id, self.submitted = client, job_id, sub
+        self.kind: str | None = sub.kind if sub else None
+        self.warning: str | None = sub.warning if sub else None
+        self.last: Frame | None = immediate_frame(sub) if sub and sub.is_immediate else None
+
+    def __repr__(self) -> str:
+        state = self.last.status if self.last else "unknown"
+        return f"JobHandle({self.job_id!r}, kind={self.kind!r}, last={state!r})"
+
+    @property
+    def immediate(self) -> bool:
+        return self.submitted is not None and self.submitted.is_immediate
+
+    # ---------------------------------------------------------------- state
+
+    def status(self) -> JobStatus:
+        if self.immediate:
+            assert self.last is not None
+            return self.last
+        body = self.client.request("GET", f"{API}/status/{self.job_id}",
+                                   params={"include_result": "false"}).json()
+        status = JobStatus.from_dict(body)
+        self.kind = self.kind or status.kind
+        return status
+
+    def _control(self, method: str, action: str) -> ControlReply:
+        if self.immediate:
+            raise StreamingUMAPClientError("an immediate answer is not a job; it is already complete")
+        body = self.client.request(method, f"{API}/{action}/{self.job_id}").json()
+        return ControlReply(str(body["job_id"]), str(body["status"]), str(body["message"]))
+
+    def cancel(self) -> ControlReply:
+        return self._control("DELETE", "cancel")
+
+    def pause(self) -> ControlReply:
+        return self._control("POST", "pause")
+
+    def resume(self) -> ControlReply:
+        return self._control("POST", "resume")
+
+    # ---------------------------------------------------------------- following
+
+    def frames(self, timeout: float | None = None) -> Iterator[Frame]:
+        """Progress frames until (and including) the terminal one.
+
+        Over the WebSocket when it can (``frame.source == "websocket"``), else by polling.
+        Raises :class:`WaitTimeout` after ``timeout`` seconds without an end.
+        """
+        if self.immediate:
+            assert self.last is not None
+            yield self.last
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        follower = Follower(self.job_id)
+        if self.client.transport == "auto":
+            try:
+                for frame in self._socket_frames(follower, deadline):
+                    self._seen(frame)
+                    yield frame
+            except SocketLost as exc:
+                log.info("job %s: %s; following by polling instead", self.job_id, exc)
+            if follower.done:
+                return
+        for frame in self._poll_frames(follower, deadline):
+            self._seen(frame)
+            yield frame
+
+    def _seen(self, frame: Frame) -> None:
+        self.last = frame
+        self.kind = self.kind or frame.kind
+
+    def _socket_frames(self, follower: Follower, deadline: float | None) -> Iterator[Frame]:
+        from websockets.exceptions import ConnectionClosed, WebSocketException
+        from websockets.sync.client import connect
+
+        url = f"{self.client.ws_url}{API}/ws/{self.job_id}"
+        try:
+            socket = connect(url, open_timeout=self.client.open_timeout, max_size=1 << 26)
+        except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
+            raise SocketLost(f"cannot open {url} ({type(exc).__name__}: {exc})") from exc
+        with socket:
+            while not follower.done:
+                left = remaining(deadline, self.job_id)
+                try:
+                    message = socket.recv(timeout=RECV_SLICE if left is None else min(RECV_SLICE, left))
+                except TimeoutError:
+                    continue
+                except ConnectionClosed as exc:
+                    code = exc.rcvd.code if exc.rcvd else None
+                    if code == 4404:
+                        raise NotFound(404, follower.socket_error or f"no job with id {self.job_id!r}",
+                                       method="GET", url=url) from None
+                    raise SocketLost(f"the WebSocket closed (code {code}) before the job ended") from exc
+                if isinstance(message, str):
+                    frame = follower.from_socket(json.loads(message))
+                    if frame is not None:
+                        yield frame
+
+    def _poll_frames(self, follower: Follower, deadline: float | None) -> Iterator[Frame]:
+        failures = 0
+        while not follower.done:
+            remaining(deadline, self.job_id)
+            try:
+                status = self.status()
+                failures = 0
+            except ConnectionError:
+                failures += 1
+                if failures > POLL_RETRIES:
+                    raise
+                time.sleep(self.client.poll_interval * 2 ** failures)
+                continue
+            frame = follower.from_poll(status)
+            if frame is not None:
+                yield frame
+            if not follower.done:
+                left = remaining(deadline, self.job_id)
+                time.sleep(self.client.poll_interval if left is None else min(self.client.poll_interval, left))
+
+    def wait(self, progress: bool = False, timeout: float | None = None) -> Frame:
+        """Follow the job to its end; returns the terminal frame.
+
+        Raises :class:`JobFailed` or :class:`JobCancelled` when it ends without a result.
+        ``progress=True`` draws a progress bar (stage and ETA).
+        """
+        bar = ProgressBar(self.kind or "job") if progress and not self.immediate else None
+        try:
+            for frame in self.frames(timeout):
+                if bar is not None:
+                    bar.update(frame)
+        finally:
+            if bar is not None:
+                bar.close()
+        assert self.last is not None and self.last.terminal
+        return raise_for_end(self.last)
+
+    def result(self, progress: bool = False, timeout: float | None = None) -> ResultValue:
+        """Wait for the job, then fetch its result: the embedding (``np.ndarray``) for
+        UMAP, a :class:`ClusterResult` for clustering."""
+        if self.submitted is not None and self.submitted.immediate is not None:
+            return self.submitted.immediate
+        final = self.wait(progress, timeout)
+        if (self.kind or self.status().kind) == "umap":
+            return self._npy()
+        params = self.status().params or {}
+        if params.get("algorithm") == "kmeans":
+            return cluster_from_json(self.client.request("GET", f"{API}/result/{self.job_id}").json())
+        return cluster_result(self._npy(), final.result)
+
+    def _npy(self) -> np.ndarray:
+        response = self.client.request("GET", f"{API}/result/{self.job_id}", params={"format": "npy"})
+        return load_npy(response.content)
+
+    def __enter__(self) -> JobHandle:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is None or self.immediate or (self.last is not None and self.last.terminal):
+            return
+        try:
+            self.cancel()
+        except StreamingUMAPClientError as err:
+            log.warning("could not cancel job %s while unwinding: %s", self.job_id, err)

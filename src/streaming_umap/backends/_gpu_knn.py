@@ -1,0 +1,106 @@
+"""Exact kNN on the GPU, one query batch at a time, each batch a checkpoint.
+
+cuML's ``NearestNeighbors(algorithm="brute")`` (cuVS brute force, tiled inside) is
+fitted once on all rows on the device and queried ``batch`` rows at a time
+(:func:`~streaming_umap.pipeline.gpu_memory.knn_batch_rows`: ``chunk_size`` rows, or a
+multiple of it so that a job makes at most 200 calls). Progress counts ``chunk_size``
+chunks, as the CPU backend and ``total_chunks`` do.
+
+Cosine is computed as squared euclidean distance between unit rows, halved
+(``|a-b|^2 = 2 - 2 cos`` for unit vectors): the same value as cuML's cosine, without
+its NaN for all-zero rows, which get the CPU backend's unit-row treatment.
+
+The result is what ``cuml.UMAP(precomputed_knn=(indices, distances))`` demands: each
+row's first neighbour is the row itself at distance 0 (brute force with ties or
+rounding does not guarantee it; see :func:`self_first`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..pipeline.checkpoint import Checkpoint
+from ..pipeline.gpu_memory import knn_batch_rows
+
+
+def unit_rows(x: Any) -> Any:
+    """Scale the device rows of ``x`` to unit length in place (zero rows stay zero)."""
+    import cupy
+
+    norms = cupy.sqrt(cupy.einsum("ij,ij->i", x, x))
+    norms[norms == 0] = 1.0
+    x /= norms[:, None]
+    return x
+
+
+def self_first(indices: Any, distances: Any, first_row: int) -> tuple[Any, Any]:
+    """Put each query row itself in column 0 at distance 0.
+
+    Rows where brute force returned the row elsewhere (a tie with a duplicate) get it
+    moved to the front; rows where it was crowded out by duplicates get it inserted,
+    dropping the farthest neighbour.
+    """
+    import cupy
+
+    n, k = indices.shape
+    ids = cupy.arange(first_row, first_row + n, dtype=indices.dtype)[:, None]
+    if bool((indices[:, 0] == ids[:, 0]).all()):
+        distances[:, 0] = 0.0
+        return indices, distances
+    is_self = indices == ids
+    key = cupy.where(is_self, -1, cupy.arange(k, dtype=cupy.int64)[None, :])
+    order = cupy.argsort(key, axis=1)
+    indices = cupy.take_along_axis(indices, order, axis=1)
+    distances = cupy.take_along_axis(distances, order, axis=1)
+    missing = ~is_self.any(axis=1)
+    if bool(missing.any()):
+        shifted_i = cupy.concatenate([ids, indices[:, : k - 1]], axis=1)
+        zeros = cupy.zeros((n, 1), dtype=distances.dtype)
+        shifted_d = cupy.concatenate([zeros, distances[:, : k - 1]], axis=1)
+        indices = cupy.where(missing[:, None], shifted_i, indices)
+        distances = cupy.where(missing[:, None], shifted_d, distances)
+    distances[:, 0] = 0.0
+    return cupy.ascontiguousarray(indices), cupy.ascontiguousarray(distances)
+
+
+def exact_knn_gpu(
+    data: np.ndarray, k: int, metric: str, chunk_size: int, cp: Checkpoint
+) -> tuple[Any, Any, Any]:
+    """Exact kNN of ``data`` against itself on the device.
+
+    Returns ``(rows on the device, indices int64, distances float32)``, all CuPy; the
+    rows are unit-scaled for cosine. Checkpoint after every batch (JobCancelled
+    propagates from ``cp.advance``: nothing of cuML's is on the stack then).
+    """
+    import cupy
+    from cuml.neighbors import NearestNeighbors
+
+    rows = data.shape[0]
+    x = cupy.asarray(np.ascontiguousarray(data, dtype=np.float32))
+    knn_metric = metric
+    if metric == "cosine":
+        x = unit_rows(x)
+        knn_metric = "sqeuclidean"
+    index = NearestNeighbors(n_neighbors=k, algorithm="brute", metric=knn_metric,
+                             output_type="cupy").fit(x)
+    indices = cupy.empty((rows, k), dtype=cupy.int64)
+    distances = cupy.empty((rows, k), dtype=cupy.float32)
+    total = max(1, math.ceil(rows / chunk_size))
+    batch = knn_batch_rows(rows, chunk_size)
+    for start in range(0, rows, batch):
+        stop = min(rows, start + batch)
+        dist, idx = index.kneighbors(x[start:stop], n_neighbors=k)
+        idx, dist = self_first(cupy.asarray(idx, dtype=cupy.int64),
+                               cupy.asarray(dist, dtype=cupy.float32), start)
+        indices[start:stop] = idx
+        distances[start:stop] = dist
+        done = total if stop == rows else stop // chunk_size
+        cp.advance(done, processed_points=stop, current_chunk=done, total_chunks=total)
+    if metric == "cosine":
+        distances *= 0.5
+        cupy.maximum(distances, 0.0, out=distances)
+    del index
+    return x, indices, distances

@@ -1,0 +1,78 @@
+"""Python client for the streaming-umap service: numpy in, numpy out, live progress.
+
+    >>> from streaming_umap.client import Client
+    >>> emb = Client("http://localhost:8003").umap(X, n_neighbors=15, metric="cosine")
+    >>> labels = Client("http://localhost:8003").cluster(emb, algorithm="hdbscan").labels
+
+Data travels as ``.npy`` (``Content-Type: application/x-npy``, parameters in the query
+string), results come back as ``.npy``. Jobs are followed over the WebSocket and, when
+it cannot open or drops, by polling ``/status``. Inputs smaller than the server's
+immediate threshold are answered in the submit response; the client hides the
+difference (``handle.job_id == "immediate"``).
+
+:class:`Client` (sync) and :class:`AsyncClient` (asyncio) offer the same methods:
+``umap``, ``cluster`` (submit, wait with a progress bar, fetch), ``submit_umap`` and
+``submit_cluster`` (return a :class:`JobHandle`), ``job(id)``, ``jobs()``, ``health()``.
+A :class:`JobHandle` has ``frames()``, ``wait()``, ``result()``, ``status()``,
+``cancel()``, ``pause()`` and ``resume()``.
+
+Only numpy, httpx, websockets and tqdm are needed (``pip install streaming-umap[client]``);
+nothing of the server side is imported.
+
+Exceptions::
+
+    StreamingUMAPClientError
+    ├── InvalidInput (ValueError)       refused before sending (ragged rows, non-numbers)
+    ├── ConnectionError (builtins.ConnectionError)   service unreachable / connection broke
+    ├── WaitTimeout (builtins.TimeoutError)          wait(timeout=...) ran out; job still runs
+    ├── ServerError(status, detail, field, row)      any error answer from the service
+    │   ├── InvalidRequest                400, 415, 422: bad parameter or data (field, row)
+    │   ├── PayloadTooLarge               413
+    │   ├── NotFound                      404: unknown job
+    │   ├── Conflict                      409: wrong state (e.g. cancel a finished job)
+    │   ├── Gone                          410: result expired
+    │   ├── QueueFull                     429 (retry_after, seconds)
+    │   └── Unavailable                   503
+    └── JobError(job_id, frame)           the job ended without a result
+        ├── JobFailed (error)             the server's reason
+        └── JobCancelled
+"""
+
+from __future__ import annotations
+
+from ._client.aio import AsyncClient, AsyncJobHandle
+from ._client.errors import (
+    Conflict,
+    ConnectionError,
+    Gone,
+    InvalidInput,
+    InvalidRequest,
+    JobCancelled,
+    JobError,
+    JobFailed,
+    NotFound,
+    PayloadTooLarge,
+    QueueFull,
+    ServerError,
+    StreamingUMAPClientError,
+    Unavailable,
+    WaitTimeout,
+)
+from ._client.models import (
+    ClusterOptions,
+    ClusterResult,
+    ControlReply,
+    Frame,
+    JobStatus,
+    TERMINAL_STATUSES,
+    UMAPOptions,
+)
+from ._client.sync import DEFAULT_URL, Client, JobHandle
+
+__all__ = [
+    "AsyncClient", "AsyncJobHandle", "Client", "ClusterOptions", "ClusterResult", "Conflict",
+    "ConnectionError", "ControlReply", "DEFAULT_URL", "Frame", "Gone", "InvalidInput",
+    "InvalidRequest", "JobCancelled", "JobError", "JobFailed", "JobHandle", "JobStatus",
+    "NotFound", "PayloadTooLarge", "QueueFull", "ServerError", "StreamingUMAPClientError",
+    "TERMINAL_STATUSES", "UMAPOptions", "Unavailable", "WaitTimeout",
+]

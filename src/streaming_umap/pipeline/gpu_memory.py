@@ -1,0 +1,230 @@
+"""GPU memory a job needs, and whether the device can take it: pure Python.
+
+Importable in the server process (no cupy, no cuml), so the route that accepts a job
+and the supervisor that dispatches it can decide *before* a worker touches the GPU.
+
+The model (bytes; n rows, d dims, k neighbours after clamping, c components,
+q query rows per kNN call)::
+
+    umap, exact kNN (chunked brute force, n <= EXACT_KNN_MAX_ROWS or a metric
+    NN-descent lacks):
+        input        n*d*4            the rows on the device (cosine: the unit rows)
+        knn chunk    q*n*4            one query batch's distance block (an upper bound:
+                                      cuVS tiles it)
+        knn result   n*k*12           int64 indices + float32 distances
+        graph        n*k*96           fuzzy simplicial set COO (row, col, value),
+                                      symmetrised (2nk edges), ~2 copies in flight,
+                                      plus per-edge epoch bookkeeping of the layout
+        embedding    n*c*8            embedding + update buffer
+        workspace    256 MiB          cuBLAS/cuVS/Lanczos scratch
+    umap, NN-descent (cuML's own kNN, larger n):
+        input        n*d*4 / b        b = knn_n_clusters / knn_overlap_factor (1 unless
+                                      batched; see :func:`nnd_clusters`)
+        knn chunk    n*192*8 / b      NN-descent graphs (degree 64 + intermediate 128)
+        knn result, graph, embedding, workspace as above
+    cluster:
+        kmeans       n*d*4 + n*K*4 + K*d*8 + n*8 + 256 MiB
+        dbscan       n*d*4 + n*16 + min(n*n, 1 GiB batch) + 256 MiB
+        hdbscan      n*d*4 + n*m*12 + n*96 + 256 MiB     (m = min_samples)
+
+Everything is multiplied by SAFETY (1.15). The CUDA context itself (~0.5 GiB per
+worker process) is outside any job and is taken off the device's total by
+:func:`device_budget`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+SAFETY = 1.15
+WORKSPACE_BYTES = 256 * MiB
+CONTEXT_BYTES = 512 * MiB  # per worker process, outside the RMM resource
+DEVICE_RESERVE = 0.05  # of the total, never handed to jobs (driver, fragmentation)
+
+# Exact (chunked brute-force) kNN up to this many rows: brute force costs n^2*d, cuML's
+# NN-descent about n*d*const, and on an H200 they cross near 150k rows (100k x 512:
+# chunked brute force 0.56 s; the whole NN-descent fit_transform 1.57 s of which ~0.9 s
+# kNN + graph). Both scale with d, so the crossover is in rows alone.
+EXACT_KNN_MAX_ROWS = 150_000
+NND_METRICS = ("euclidean", "cosine")
+NND_GRAPH_BYTES_PER_ROW = (64 + 128) * 8
+MAX_KNN_CALLS = 200  # query batches per job at most (each is one cuVS call)
+
+Verdict = Literal["run", "wait", "never"]
+
+
+def clamp_neighbors(rows: int, n_neighbors: int) -> int:
+    return max(1, min(int(n_neighbors), max(1, rows - 1)))
+
+
+def uses_exact_knn(rows: int, metric: str) -> bool:
+    """Chunked brute force (with per-chunk progress) or cuML's NN-descent."""
+    return rows <= EXACT_KNN_MAX_ROWS or metric not in NND_METRICS
+
+
+def knn_batch_rows(rows: int, chunk_size: int) -> int:
+    """Query rows per cuVS call: ``chunk_size``, or a multiple of it so that a job
+    makes at most MAX_KNN_CALLS calls (progress still counts ``chunk_size`` chunks)."""
+    chunk_size = max(1, int(chunk_size))
+    chunks = max(1, math.ceil(rows / chunk_size))
+    per_call = max(1, math.ceil(chunks / MAX_KNN_CALLS))
+    return min(rows, chunk_size * per_call) if rows else chunk_size
+
+
+def nnd_clusters(rows: int, dims: int, k: int, n_components: int, budget_bytes: int | None) -> int:
+    """``knn_n_clusters`` for cuML's batched NN-descent: 1 while the whole build fits in
+    ``budget_bytes``, else the smallest of 4, 8, ..., 256 that fits (cuML keeps about
+    ``knn_overlap_factor / knn_n_clusters`` of the rows on the device at once; the
+    overlap factor is 2)."""
+    if budget_bytes is None:
+        return 1
+    for clusters in (1, 4, 8, 16, 32, 64, 128, 256):
+        share = 1.0 if clusters == 1 else 2.0 / clusters
+        need = _umap_terms(rows, dims, k, n_components, exact=False, batch=0, share=share)
+        if sum(need.values()) * SAFETY <= budget_bytes:
+            return clusters
+    return 256
+
+
+def _umap_terms(
+    rows: int, dims: int, k: int, n_components: int, *, exact: bool, batch: int, share: float = 1.0
+) -> dict[str, int]:
+    n = rows
+    if exact:
+        knn_chunk = batch * n * 4
+        data = n * dims * 4
+    else:
+        knn_chunk = int(n * NND_GRAPH_BYTES_PER_ROW * share)
+        data = int(n * dims * 4 * share)
+    return {
+        "input": data,
+        "knn chunk": knn_chunk,
+        "knn result": n * k * 12,
+        "graph": n * k * 96,
+        "embedding": n * n_components * 8,
+        "workspace": WORKSPACE_BYTES,
+    }
+
+
+def estimate_terms(
+    kind: str, rows: int, dims: int, params: dict[str, Any], budget_bytes: int | None = None
+) -> dict[str, int]:
+    """The model's terms (bytes, before SAFETY) for one job. With ``budget_bytes``, an
+    NN-descent job that does not fit is costed as cuML's batched build."""
+    rows, dims = int(rows), int(dims)
+    if kind == "umap":
+        k = clamp_neighbors(rows, int(params.get("n_neighbors") or 15))
+        c = int(params.get("n_components") or 2)
+        metric = str(params.get("metric") or "euclidean")
+        if uses_exact_knn(rows, metric):
+            batch = knn_batch_rows(rows, int(params.get("chunk_size") or 1000))
+            return _umap_terms(rows, dims, k, c, exact=True, batch=batch)
+        clusters = nnd_clusters(rows, dims, k, c, budget_bytes)
+        share = 1.0 if clusters == 1 else 2.0 / clusters
+        return _umap_terms(rows, dims, k, c, exact=False, batch=0, share=share)
+    if kind != "cluster":
+        raise ValueError(f"kind must be 'umap' or 'cluster', found {kind!r}")
+    algorithm = str(params.get("algorithm") or "dbscan")
+    data = rows * dims * 4
+    if algorithm == "kmeans":
+        clusters = int(params.get("n_clusters") or 8)
+        return {"input": data, "distances": rows * clusters * 4,
+                "centers": clusters * dims * 8, "labels": rows * 8,
+                "workspace": WORKSPACE_BYTES}
+    if algorithm == "dbscan":
+        return {"input": data, "labels": rows * 16, "adjacency": min(rows * rows, GiB),
+                "workspace": WORKSPACE_BYTES}
+    m = int(params.get("min_samples") or 5)
+    return {"input": data, "knn": rows * m * 12, "tree": rows * 96, "workspace": WORKSPACE_BYTES}
+
+
+def estimate_job_bytes(
+    kind: str, rows: int, dims: int, params: dict[str, Any], budget_bytes: int | None = None
+) -> int:
+    """Bytes of GPU memory (RMM allocations) a job of this shape needs at its peak."""
+    return int(sum(estimate_terms(kind, rows, dims, params, budget_bytes).values()) * SAFETY)
+
+
+def device_budget(total_bytes: int, worker_processes: int) -> int:
+    """Bytes jobs may use together on a device shared by this many worker processes."""
+    usable = int(total_bytes * (1.0 - DEVICE_RESERVE)) - worker_processes * CONTEXT_BYTES
+    return max(0, usable)
+
+
+@dataclass(frozen=True)
+class Admission:
+    verdict: Verdict
+    message: str
+    estimate: int
+    limit: int
+    available: int
+    terms: dict[str, int] = field(default_factory=dict)
+
+
+def _gib(value: int) -> str:
+    return f"{value / GiB:.2f} GiB"
+
+
+def admit(
+    estimate: int,
+    total_bytes: int,
+    free_bytes: int,
+    *,
+    pool_bytes: int | None = None,
+    terms: dict[str, int] | None = None,
+) -> Admission:
+    """Decide whether a job of ``estimate`` bytes runs now, waits, or can never run.
+
+    ``total_bytes``: what jobs may use together when nothing else runs (see
+    :func:`device_budget`); ``free_bytes``: what is left of it now (total minus the
+    estimates of the jobs running). ``pool_bytes``: a fixed per-worker RMM pool
+    (GPU_UMAP_RMM_POOL_SIZE), which caps any one job. The message gives the numbers.
+    """
+    limit = total_bytes if pool_bytes is None else min(total_bytes, pool_bytes)
+    detail = ""
+    if terms:
+        detail = " (" + ", ".join(f"{name} {_gib(int(v * SAFETY))}" for name, v in terms.items()) + ")"
+    if estimate > limit:
+        where = ("the per-worker RMM pool (GPU_UMAP_RMM_POOL_SIZE)" if pool_bytes is not None
+                 and pool_bytes < total_bytes else "the GPU memory jobs can use")
+        return Admission("never", (
+            f"the job needs about {_gib(estimate)} of GPU memory{detail}, but {where} is "
+            f"{_gib(limit)}; send fewer rows or columns (or fewer neighbours)"),
+            estimate, limit, free_bytes, dict(terms or {}))
+    if estimate > free_bytes:
+        return Admission("wait", (
+            f"the job needs about {_gib(estimate)} of GPU memory{detail}; {_gib(free_bytes)} of "
+            f"{_gib(limit)} is free while other jobs run, so it waits in the queue"),
+            estimate, limit, free_bytes, dict(terms or {}))
+    return Admission("run", (
+        f"the job needs about {_gib(estimate)} of GPU memory{detail}; {_gib(free_bytes)} is free"),
+        estimate, limit, free_bytes, dict(terms or {}))
+
+
+def admit_job(
+    kind: str,
+    rows: int,
+    dims: int,
+    params: dict[str, Any],
+    gpu_info: dict[str, Any],
+    *,
+    worker_processes: int,
+    running_estimates: int = 0,
+) -> Admission:
+    """:func:`admit` for a job, from a worker's ``describe()["gpu"]``.
+
+    ``running_estimates``: the sum of :func:`estimate_job_bytes` of the jobs running now.
+    """
+    total = device_budget(int(gpu_info.get("total_memory") or 0), worker_processes)
+    pool = gpu_info.get("rmm_pool_limit")
+    pool_bytes = int(pool) if pool else None
+    limit = total if pool_bytes is None else min(total, pool_bytes)
+    terms = estimate_terms(kind, rows, dims, params, budget_bytes=limit)
+    estimate = int(sum(terms.values()) * SAFETY)
+    return admit(estimate, total, max(0, total - running_estimates),
+                 pool_bytes=pool_bytes, terms=terms)

@@ -1,0 +1,126 @@
+"""A dedicated server that these tests break on purpose: a full queue, tight limits,
+a worker killed with SIGKILL, expiring results, and restarts (clean and crashed)."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from streaming_umap.datasets import labelled_mixture
+
+from .conftest import Service
+from .helpers import start_job, submit, wait_for, wait_status
+
+ENV = {
+    "GPU_UMAP_MAX_CONCURRENT_JOBS": "1",
+    "STREAMING_UMAP_MAX_QUEUE": "1",
+    "STREAMING_UMAP_MAX_BODY_MB": "1",
+    "STREAMING_UMAP_MAX_ELEMENTS": "100000",
+    "STREAMING_UMAP_CANCEL_GRACE": "1",
+}
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    service = Service(tmp_path_factory.mktemp("lifecycle"), dict(ENV))
+    try:
+        yield service.start()
+    finally:
+        service.stop()
+
+
+def _long(c: object, seed: int, epochs: int = 4000) -> str:
+    data, _ = labelled_mixture(2500, 16, seed=seed)
+    return start_job(c, "umap", data, n_epochs=epochs, random_state=1)  # type: ignore[arg-type]
+
+
+def _status(c: object, job_id: str) -> dict[str, object]:
+    return c.get(f"/umap/streaming/status/{job_id}", params={"include_result": "false"}).json()  # type: ignore[attr-defined]
+
+
+def test_limits_are_413_with_the_limit(svc: Service) -> None:
+    with svc.client() as c:
+        big = np.zeros((400, 300), dtype=np.float32)  # 120,000 values > 100,000
+        r = submit(c, "umap", big)
+        assert r.status_code == 413 and "limit is 100000 values" in r.json()["detail"]
+        body = b"0" * (1 << 20) + b"1"
+        r = c.post("/umap/streaming/umap", content=body, headers={"Content-Type": "application/x-npy"})
+        assert r.status_code == 413 and "1048576 bytes" in r.json()["detail"]
+        assert c.get("/umap/streaming/jobs", params={"include": "all"}).json()["count"] == 0
+
+
+def test_full_queue_is_429_and_a_queued_job_can_be_paused(svc: Service) -> None:
+    with svc.client() as c:
+        running = _long(c, seed=1)
+        wait_for(lambda: _status(c, running)["status"] == "processing")
+        queued = _long(c, seed=2)
+        assert _status(c, queued)["status"] == "pending"
+        data, _ = labelled_mixture(1500, 16, seed=3)
+        r = submit(c, "umap", data)
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        assert "queue is full (1 pending jobs)" in r.json()["detail"]
+        assert c.post(f"/umap/streaming/pause/{queued}").json()["status"] == "paused"
+        assert c.get("/health").json()["queue_depth"] == 0
+        assert c.post(f"/umap/streaming/resume/{queued}").json()["status"] == "pending"
+        for job_id in (queued, running):
+            c.delete(f"/umap/streaming/cancel/{job_id}")
+        assert wait_status(c, queued)["status"] == "cancelled"
+        assert wait_status(c, running)["status"] == "cancelled"
+
+
+def test_killed_worker_fails_only_its_job(svc: Service) -> None:
+    with svc.client() as c:
+        job_id = _long(c, seed=4)
+        wait_for(lambda: _status(c, job_id)["stage"] == "layout", timeout=120)
+        holders = [p["pid"] for p in c.get("/health").json()["processes"] if p["job_id"] == job_id]
+        assert len(holders) == 1
+        os.kill(holders[0], signal.SIGKILL)
+        final = wait_status(c, job_id, timeout=60)
+        assert final["status"] == "failed"
+        assert "worker process was lost (killed by signal SIGKILL)" in final["error"]
+        assert c.get("/health").status_code == 200
+        health = wait_for(lambda: (h := c.get("/health").json())["workers"]["alive"] == 1 and h, timeout=30)
+        assert health["workers"]["total"] == 1
+        svc.wait_ready()  # the replacement warms up and takes the next job
+        data, _ = labelled_mixture(1500, 8, seed=5)
+        assert wait_status(c, start_job(c, "umap", data, n_epochs=30))["status"] == "completed"
+
+
+def test_restart_keeps_finished_jobs_and_fails_those_in_flight(svc: Service, make_service: object) -> None:
+    with svc.client() as c:
+        data, _ = labelled_mixture(1200, 8, seed=6)
+        done = start_job(c, "umap", data, n_epochs=30)
+        assert wait_status(c, done)["status"] == "completed"
+        before = c.get(f"/umap/streaming/result/{done}", params={"format": "npy"}).content
+        running = _long(c, seed=7)
+        wait_for(lambda: _status(c, running)["status"] == "processing")
+    assert svc.proc is not None
+    os.killpg(svc.proc.pid, signal.SIGKILL)  # a crash: no shutdown at all
+    svc.proc.wait(10)
+    svc.start(wait_warm=False)
+    with svc.client() as c:
+        after = c.get(f"/umap/streaming/result/{done}", params={"format": "npy"})
+        crashed = _status(c, running)
+    assert after.status_code == 200 and np.array_equal(np.load(io.BytesIO(after.content)), np.load(io.BytesIO(before)))
+    assert crashed["status"] == "failed" and "server stopped while this job was in flight" in str(crashed["error"])
+    svc.wait_ready()
+
+
+def test_results_expire_after_the_ttl(make_service: object) -> None:
+    svc: Service = make_service(STREAMING_UMAP_RESULT_TTL="1", STREAMING_UMAP_SWEEP_INTERVAL="0.5",  # type: ignore[operator]
+                                GPU_UMAP_MAX_CONCURRENT_JOBS="1")
+    with svc.client() as c:
+        data, _ = labelled_mixture(1100, 8, seed=8)
+        job_id = start_job(c, "umap", data, n_epochs=20)
+        assert wait_status(c, job_id)["status"] == "completed"
+        wait_for(lambda: _status(c, job_id)["result_expired"], timeout=30)
+        r = c.get(f"/umap/streaming/result/{job_id}")
+        assert r.status_code == 410 and "expired" in r.json()["detail"]
+        assert _status(c, job_id)["status"] == "completed"
+    assert f"expired the result of job {job_id}" in svc.log_file.read_text()
+    assert not (svc.data_dir / "jobs" / job_id).exists()

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from streaming_umap.config import Settings
+from streaming_umap.errors import InvalidInput, MalformedBody, PayloadTooLarge
+from streaming_umap.web.ingest import parse_submission
+
+SETTINGS = Settings.from_env({})
+
+
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def parse(body: bytes, media: str = "application/json", query: dict[str, str] | None = None,
+          kind: str = "umap", settings: Settings = SETTINGS):
+    return parse_submission(kind, media, body, query or {}, settings)
+
+
+def test_json_rows_become_float32() -> None:
+    sub = parse(b'{"data": [[1, 2.5], [3, 4]], "metric": "cosine"}')
+    assert sub.data.dtype == np.float32 and sub.data.shape == (2, 2)
+    assert sub.params.metric == "cosine"
+
+
+@pytest.mark.parametrize(
+    ("body", "row", "fragment"),
+    [
+        (b'{"data": [[1, 2], [3, NaN]]}', 1, "row 1 contains NaN or Infinity"),
+        (b'{"data": [[1, 2], [3, 4], [Infinity, 1]]}', 2, "row 2 contains NaN or Infinity"),
+        (b'{"data": [[1, 2], [3, 1e39]]}', 1, "row 1 contains a non-finite value"),
+        (b'{"data": [[1, 2], [3]]}', 1, "row 1 has 1 values, row 0 has 2"),
+    ],
+)
+def test_bad_rows_are_named(body: bytes, row: int, fragment: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        parse(body)
+    assert info.value.row == row and fragment in info.value.detail
+
+
+def test_number_out_of_json_range_names_the_row() -> None:
+    with pytest.raises(InvalidInput) as info:
+        parse(b'{"data": [[1, 2], [3, 1e400]]}')
+    assert info.value.row == 1 and "out of range" in info.value.detail
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [(b'{"data": []}', "data is empty"), (b'{"data": [[]]}', "row 0 is empty"), (b"", "body is empty")],
+)
+def test_empty_data(body: bytes, fragment: str) -> None:
+    with pytest.raises((InvalidInput, MalformedBody), match=fragment):
+        parse(body)
+
+
+def test_npy_body_with_query_parameters() -> None:
+    data = np.arange(12, dtype=np.int16).reshape(6, 2)
+    sub = parse(npy(data), "application/x-npy", {"n_neighbors": "3"})
+    assert sub.params.n_neighbors == 3 and np.array_equal(sub.data, data.astype(np.float32))
+    fortran = np.asfortranarray(np.random.default_rng(0).normal(size=(5, 3)))
+    assert np.allclose(parse(npy(fortran), "application/x-npy").data, fortran)
+
+
+@pytest.mark.parametrize(
+    ("array", "fragment"),
+    [
+        (np.zeros(5, dtype=np.float32), "must be 2-D"),
+        (np.zeros((2, 2, 2), dtype=np.float32), "must be 2-D"),
+        (np.array([["a", "b"]]), "dtype must be integer or floating point"),
+        (np.zeros((0, 3), dtype=np.float32), "data is empty"),
+        (np.array([[1.0, np.nan]]), "row 0 contains a non-finite value"),
+    ],
+)
+def test_npy_problems(array: np.ndarray, fragment: str) -> None:
+    with pytest.raises(InvalidInput, match=fragment):
+        parse(npy(array), "application/x-npy")
+
+
+def test_npy_with_pickles_is_refused() -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(InvalidInput, match="pickles are not accepted"):
+        parse(buffer.getvalue(), "application/x-npy")
+
+
+def test_truncated_and_garbage_npy() -> None:
+    body = npy(np.zeros((100, 4), dtype=np.float32))
+    with pytest.raises(MalformedBody, match="truncated"):
+        parse(body[:-10], "application/x-npy")
+    with pytest.raises(MalformedBody, match="not a valid .npy"):
+        parse(b"hello world", "application/x-npy")
+
+
+def test_element_limit_is_413_with_the_limit() -> None:
+    small = Settings.from_env({"STREAMING_UMAP_MAX_ELEMENTS": "10"})
+    with pytest.raises(PayloadTooLarge, match="limit is 10 values"):
+        parse(npy(np.zeros((6, 2), dtype=np.float32)), "application/x-npy", settings=small)
+    with pytest.raises(PayloadTooLarge, match="limit is 10 values"):
+        parse(b'{"data": [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10], [11, 12]]}', settings=small)
+
+
+def test_csv_with_header() -> None:
+    sub = parse(b"a,b,c\n1,2,3\n4,5,6\n", "text/csv", {"metric": "manhattan"})
+    assert sub.data.shape == (2, 3) and sub.params.metric == "manhattan"
+    with pytest.raises(InvalidInput, match="CSV could not be read"):
+        parse(b"1,2\n3,x\n", "text/csv")
+
+
+def test_kmeans_checks_against_the_data() -> None:
+    with pytest.raises(InvalidInput, match="n_clusters is 8 but only 3 rows"):
+        parse(b'{"data": [[1, 2], [3, 4], [5, 6]], "algorithm": "kmeans"}', kind="cluster")
+    with pytest.raises(InvalidInput, match="kmeans supports metric 'euclidean' only"):
+        parse(b'{"data": [[1, 2]], "algorithm": "kmeans", "n_clusters": 1, "metric": "cosine"}',
+              kind="cluster")
