@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Any, Unpack
+from typing import Any, Self, Unpack
 
 import httpx
 import numpy as np
@@ -19,8 +19,17 @@ from .models import ClusterOptions, ClusterResult, ControlReply, Frame, JobStatu
 from .progress import ProgressBar
 from .sync import DEFAULT_URL, POLL_RETRIES, SocketLost, Transport, raise_for_end, remaining
 from .wire import (
-    API, Follower, ResultValue, Submitted, cluster_from_json, cluster_result, immediate_frame,
-    load_npy, submitted, upload, ws_base,
+    API,
+    Follower,
+    ResultValue,
+    Submitted,
+    cluster_from_json,
+    cluster_result,
+    immediate_frame,
+    load_npy,
+    submitted,
+    upload,
+    ws_base,
 )
 
 log = logging.getLogger(__name__)
@@ -98,7 +107,7 @@ class AsyncClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def __aenter__(self) -> AsyncClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -250,7 +259,7 @@ class AsyncJobHandle:
                                              params={"format": "npy"})
         return load_npy(response.content)
 
-    async def __aenter__(self) -> AsyncJobHandle:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -23,7 +23,7 @@ class InvalidInput(StreamingUMAPClientError, ValueError):
         self.detail, self.field, self.row = detail, field, row
 
 
-class ConnectionError(StreamingUMAPClientError, builtins.ConnectionError):  # noqa: A001
+class ConnectionError(StreamingUMAPClientError, builtins.ConnectionError):
     """The service could not be reached, or the connection broke mid-request."""
 
     def __init__(self, url: str, cause: BaseException) -> None:

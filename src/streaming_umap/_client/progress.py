@@ -7,7 +7,7 @@ the server's (its cost model knows the stages to come), not tqdm's rate guess.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from .models import Frame
 
@@ -17,7 +17,7 @@ BAR_FORMAT = "{desc}: {percentage:5.1f}%|{bar}| {elapsed}{postfix}"
 def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return "?"
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
@@ -51,7 +51,7 @@ class ProgressBar:
     def close(self) -> None:
         self._bar.close()
 
-    def __enter__(self) -> ProgressBar:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -7,17 +7,34 @@ import logging
 import time
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Any, Literal, Unpack
+from typing import Any, Literal, Self, Unpack
 
 import httpx
 import numpy as np
 
-from .errors import ConnectionError, JobCancelled, JobFailed, NotFound, StreamingUMAPClientError, WaitTimeout, check
+from .errors import (
+    ConnectionError,
+    JobCancelled,
+    JobFailed,
+    NotFound,
+    StreamingUMAPClientError,
+    WaitTimeout,
+    check,
+)
 from .models import ClusterOptions, ClusterResult, ControlReply, Frame, JobStatus, UMAPOptions
 from .progress import ProgressBar
 from .wire import (
-    API, Follower, ResultValue, Submitted, cluster_from_json, cluster_result, immediate_frame,
-    load_npy, submitted, upload, ws_base,
+    API,
+    Follower,
+    ResultValue,
+    Submitted,
+    cluster_from_json,
+    cluster_result,
+    immediate_frame,
+    load_npy,
+    submitted,
+    upload,
+    ws_base,
 )
 
 log = logging.getLogger(__name__)
@@ -134,7 +151,7 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -302,7 +319,7 @@ class JobHandle:
         response = self.client.request("GET", f"{API}/result/{self.job_id}", params={"format": "npy"})
         return load_npy(response.content)
 
-    def __enter__(self) -> JobHandle:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
