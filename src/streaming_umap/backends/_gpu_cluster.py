@@ -67,7 +67,7 @@ def _kmeans(data: np.ndarray, params: ClusterParams, cp: Checkpoint) -> ClusterO
     centers = np.ascontiguousarray(centers.get() if hasattr(centers, "get") else centers,
                                    dtype=np.float32)
     cp.advance(1, processed_points=rows)
-    return ClusterOutput(labels=labels, n_clusters=int(len(np.unique(labels))),
+    return ClusterOutput(labels=labels, n_clusters=len(np.unique(labels)),
                          noise_points=None, centers=centers)
 
 

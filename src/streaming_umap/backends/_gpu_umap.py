@@ -132,7 +132,7 @@ class EpochReporter:
 def _callback(reporter: EpochReporter) -> Any:
     from cuml.internals import GraphBasedDimRedCallback
 
-    class Callback(GraphBasedDimRedCallback):  # type: ignore[misc, valid-type]
+    class Callback(GraphBasedDimRedCallback):  # type: ignore[misc]
         def on_preprocess_end(self, embeddings: Any) -> None:
             reporter.preprocess_end(embeddings)
 
@@ -182,7 +182,7 @@ def _fit_with_fallback(model_args: dict[str, Any], x: Any, knn: tuple[Any, Any] 
         log.warning("spectral initialisation failed on %d rows (%s); retrying with a random one",
                     rows, exc)
         notes.append("spectral initialisation failed on this small input; used a random one")
-        return _fit(dict(model_args, init="random"), x, knn)
+        return _fit({**model_args, "init": "random"}, x, knn)
 
 
 def run_umap_gpu(
@@ -209,12 +209,12 @@ def run_umap_gpu(
     total_chunks = chunk_count(rows, options.chunk_size)
     tracked = _tracked(cp)
     reporter = EpochReporter(cp, rows, n_epochs, None if exact else total_chunks)
-    model_args: dict[str, Any] = dict(
-        n_neighbors=k, n_components=params.n_components, min_dist=params.min_dist,
-        metric=params.metric, random_state=params.random_state, n_epochs=n_epochs,
-        init="spectral" if rows > params.n_components + 1 else "random",
-        callback=_callback(reporter) if tracked else None,
-    )
+    model_args: dict[str, Any] = {
+        "n_neighbors": k, "n_components": params.n_components, "min_dist": params.min_dist,
+        "metric": params.metric, "random_state": params.random_state, "n_epochs": n_epochs,
+        "init": "spectral" if rows > params.n_components + 1 else "random",
+        "callback": _callback(reporter) if tracked else None,
+    }
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     cp.stage("knn", total_chunks, exact=int(exact))

@@ -42,7 +42,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -111,7 +111,8 @@ class GPUBackend:
         data, _ = labelled_mixture(20_000, 64, clusters=10, seed=1)
         params = UMAPParams(n_neighbors=15, metric="euclidean", n_epochs=200)
         timing = RunOptions(chunk_size=2000)
-        return timed_stages(lambda cp: self.umap(data, params, cp, timing), data, params, timing)
+        return timed_stages(lambda cp: self.umap(data, params, cast(Checkpoint, cp), timing),
+                            data, params, timing)
 
     def _warm_nn_descent(self, data: np.ndarray) -> None:
         from cuml.manifold import UMAP
