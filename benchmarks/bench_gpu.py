@@ -70,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dims", type=int, default=512)
     p.add_argument("--metric", default="cosine", choices=["cosine", "euclidean"])
     p.add_argument("--budget", type=float, default=170.0, help="seconds; later steps are skipped")
-    p.add_argument("--repeats", default="3,2,1", help="runs per size (last value repeats)")
+    p.add_argument("--repeats", default="2,2,1", help="runs per size (last value repeats)")
     p.add_argument("--dry-run", action="store_true",
                    help="no GPU: a CPU service, tiny sizes, no bare cuML (checks the plumbing)")
     p.add_argument("--port", type=int, default=0, help="service port (0: a free one)")
@@ -105,9 +105,11 @@ class Results:
         self.save()
 
     def save(self) -> None:
-        tmp = self.out / "gpu-bench.json.tmp"
-        tmp.write_text(json.dumps(self.doc, indent=2, default=_jsonable))
-        tmp.replace(self.out / "gpu-bench.json")
+        for name, text in (("gpu-bench.json", json.dumps(self.doc, indent=2, default=_jsonable)),
+                           ("gpu-bench.md", render_markdown(self.doc))):
+            tmp = self.out / (name + ".tmp")
+            tmp.write_text(text)
+            tmp.replace(self.out / name)
 
     def markdown(self) -> str:
         return render_markdown(self.doc)
@@ -672,9 +674,14 @@ def device_meta(dry_run: bool) -> dict[str, Any]:
     return meta
 
 
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # run the cleanup below (stop the server, save)
+
+
 def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     results = Results(args.out, device_meta(args.dry_run))
     folder = Path(tempfile.mkdtemp(prefix="bench-gpu-"))
@@ -696,15 +703,14 @@ def main(argv: list[str] | None = None) -> int:
             bench.immediate()
             bench.clustering()
         bench.cancel()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         log.exception("benchmark stopped")
         results.doc["errors"].append(f"stopped: {type(exc).__name__}: {exc}")
     finally:
         results.doc["memory"] = memory_lines(server.log_file)
         results.doc["eta"] = eta_lines(server.log_file)
-        server.stop()
         results.save()
-        (args.out / "gpu-bench.md").write_text(results.markdown())
+        server.stop()
     print(results.markdown())
     return 0 if not results.doc["errors"] else 1
 

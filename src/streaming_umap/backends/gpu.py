@@ -84,7 +84,9 @@ class GPUBackend:
     def __init__(self, pool_bytes: int | None = None) -> None:
         from ._gpu_runtime import DeviceRuntime, quiet_import_cuml
 
-        self.runtime = DeviceRuntime.start(pool_bytes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.runtime = DeviceRuntime.start(pool_bytes)
         quiet_import_cuml()
         self.jobs = 0
         self.failures = 0
@@ -147,7 +149,9 @@ class GPUBackend:
         outcome = "failed"
         failure: StreamingUMAPError | None = None
         try:
-            result = compute()
+            with warnings.catch_warnings():  # cuML/numba chatter; pytest makes warnings errors
+                warnings.simplefilter("ignore")
+                result = compute()
             outcome = "done"
             return result
         except JobCancelled:
