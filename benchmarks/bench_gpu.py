@@ -327,7 +327,11 @@ class Bare:
             import cuml
 
             self.cuml = cuml
-            cuml.UMAP(n_neighbors=15).fit_transform(np.random.default_rng(0).random((2000, 16), dtype=np.float32))
+            warm = np.random.default_rng(0).random((2000, 16), dtype=np.float32)
+            cuml.UMAP(n_neighbors=15).fit_transform(warm)  # both kNN builds cuML's "auto" picks
+            cuml.UMAP(n_neighbors=15, build_algo="nn_descent").fit_transform(warm)
+            cuml.KMeans(n_clusters=4).fit(warm)
+            cuml.HDBSCAN(min_cluster_size=20).fit(warm[:, :2])
 
     def umap(self, data: np.ndarray, metric: str) -> tuple[float, np.ndarray]:
         started = time.perf_counter()
