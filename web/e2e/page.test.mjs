@@ -1,6 +1,6 @@
 // End-to-end: the built page, served by the real service (started here), in
-// headless Chromium. Screenshots go to docs/; the long-task figures are printed
-// and written to e2e/results/ (not committed).
+// headless Chromium. The long-task figures are printed and written to
+// e2e/results/figures.json (not committed).
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,8 +11,9 @@ import { startLayoutStream } from './support/layoutStream.mjs';
 import { inkOf } from './support/pixels.mjs';
 import { startService } from './support/service.mjs';
 
-const DOCS = join(repoRoot, 'docs');
 const RESULTS = join(webRoot, 'e2e', 'results');
+// Screenshots land in e2e/results/; with UPDATE_SCREENSHOTS=1 in docs/ (the README shows one).
+const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(repoRoot, 'docs') : RESULTS;
 const figures = {};
 let service;
 let browser;
@@ -40,8 +41,10 @@ async function openPage(query = '', { blockSockets = false } = {}) {
   return page;
 }
 
+/** The job card whose label starts with `label`. */
 function card(page, label) {
-  return page.locator('li.sum-job', { hasText: label }).first();
+  const escaped = label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return page.locator('li.sum-job').filter({ has: page.locator('.sum-label', { hasText: new RegExp(`^${escaped}`) }) });
 }
 
 async function longTasksBetween(page, start, end) {
@@ -107,13 +110,18 @@ describe('the page at /', () => {
     const tooltip = page.getByTestId('tooltip');
     await waitFor(() => tooltip.isVisible(), 'the tooltip');
     assert.match(await tooltip.textContent(), /row \d+.*(cluster (\d+|noise)).*class \d/);
-    await job.locator('summary').click();
-    await page.screenshot({ path: join(DOCS, 'screenshot-digits.png') });
+    await job.locator('summary').click(); // the page grows a scrollbar: the plot shrinks a little
+    await page.waitForTimeout(200);
+    const again = await page.evaluate(() => window.__streamingUmapPlot.pointToClient(100));
+    await page.mouse.move(again.x, again.y);
+    await waitFor(() => tooltip.isVisible(), 'the tooltip again');
+    await page.screenshot({ path: join(SHOTS, 'screenshot-digits.png'), fullPage: true });
     const spread = () => page.evaluate(() => {
       const [a, b] = [window.__streamingUmapPlot.pointToClient(100), window.__streamingUmapPlot.pointToClient(1500)];
       return Math.hypot(a.x - b.x, a.y - b.y);
     });
     const spreadBefore = await spread();
+    await page.mouse.move(again.x, again.y);
     await page.mouse.wheel(0, -600);
     await waitFor(async () => (await spread()) > spreadBefore * 1.5, 'the wheel to zoom in');
     const before = await page.evaluate(() => window.__streamingUmapPlot.pointToClient(100));
@@ -151,7 +159,7 @@ describe('the page at /', () => {
     assert.ok(polls.every((u) => u.includes('include_result=false')), 'polls leave the result out');
     const status = await (await fetch(`${service.url}/umap/streaming/status/${jobId}?include_result=false`)).json();
     assert.equal(status.status, 'cancelled');
-    await follower.screenshot({ path: join(DOCS, 'screenshot-polling-cancelled.png') });
+    await follower.screenshot({ path: join(SHOTS, 'screenshot-polling-cancelled.png') });
     await follower.context().close();
     await page.context().close();
   });
@@ -181,7 +189,7 @@ describe('the page at /', () => {
       const p = await page.evaluate(() => window.__streamingUmapPlot.pointToClient(4242));
       await page.mouse.move(p.x, p.y);
       await waitFor(() => page.getByTestId('tooltip').isVisible(), 'the tooltip over 100k points');
-      await page.screenshot({ path: join(DOCS, 'screenshot-100k.png') });
+      await page.screenshot({ path: join(SHOTS, 'screenshot-100k.png') });
       if (process.env.STREAMING_UMAP_STRICT_LONGTASKS === '1') assert.equal(tasks.count, 0, `long tasks: ${JSON.stringify(tasks)}`);
       await page.context().close();
     } finally {

@@ -133,5 +133,6 @@ describe('useStreamingUMAP', () => {
     act(() => job.complete());
     await until(() => result.current.activeJobs[0].output, 'the result');
     expect(service.snapshotsSent).toBe(0);
+    expect(result.current.activeJobs[0].label).toBe(`Clustering · 50 rows · job ${job.id}`);
   });
 });

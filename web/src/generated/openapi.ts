@@ -710,6 +710,8 @@ export type components = {
             /** @default null */
             gpu?: Record<string, unknown> | null;
             max_queue: number;
+            /** @default [] */
+            processes?: Record<string, unknown>[];
             queue_depth: number;
             /** @enum {unknown} */
             status: "degraded" | "ok" | "starting";

@@ -52,7 +52,9 @@ function Details({ job }: { job: JobView }) {
   const rows: [string, ReactNode][] = [['Job id', <code key="id">{job.job_id}</code>], ['Points', job.total_points.toLocaleString('en-US')]];
   const r = job.result;
   if (r) {
-    if (r.n_rows !== undefined) rows.push(['Result', `${r.n_rows} × ${r.n_components}`]);
+    if (r.n_rows !== undefined) {
+      rows.push(['Result', r.n_components !== undefined ? `${r.n_rows} × ${r.n_components} layout` : `${r.n_rows} labels`]);
+    }
     if (r.n_clusters !== undefined && r.n_clusters !== null) rows.push(['Clusters', String(r.n_clusters)]);
     if (r.noise_points !== undefined && r.noise_points !== null) rows.push(['Noise points', String(r.noise_points)]);
     if (typeof r.npy_url === 'string') rows.push(['Download', <a key="npy" href={r.npy_url}>.npy</a>]);

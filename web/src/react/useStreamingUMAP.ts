@@ -141,9 +141,15 @@ export function useStreamingUMAP(options: UseStreamingUMAPOptions = {}): UseStre
   const follow = useCallback((jobId: string, kind: JobKind | undefined, extras: FollowOptions, totalPoints = 0) => {
     if (subscriptions.current.has(jobId)) return;
     setJobs((list) => [placeholder(jobId, kind ?? 'umap', extras, totalPoints), ...list.filter((j) => j.jobId !== jobId)]);
+    const named = extras.label !== undefined;
     const sub = client.subscribe(jobId, {
       live: extras.live, liveEvery: extras.liveEvery, forcePolling,
-      onUpdate: (view) => update(jobId, (job) => ({ ...view, kind: view.kind ?? job.kind })),
+      onUpdate: (view) => update(jobId, (job) => {
+        const jobKind = view.kind ?? job.kind;
+        const label = named ? job.label : `${jobKind === 'umap' ? 'UMAP' : 'Clustering'} · `
+          + `${view.total_points.toLocaleString('en-US')} rows · job ${jobId.slice(0, 8)}`;
+        return { ...view, kind: jobKind, label };
+      }),
       onLayout: (layout) => update(jobId, () => ({ layout })),
       onTransport: (transport) => update(jobId, () => ({ transport })),
     });
@@ -212,7 +218,7 @@ export function useStreamingUMAP(options: UseStreamingUMAPOptions = {}): UseStre
   const hasActiveJobs = useCallback(() => jobsRef.current.some((job) => !isTerminal(job.status)), []);
 
   const followJob = useCallback((jobId: string, opts: FollowOptions = {}) => {
-    follow(jobId, opts.kind, { label: opts.label ?? `Job ${jobId.slice(0, 8)}`, ...opts });
+    follow(jobId, opts.kind, opts);
   }, [follow]);
 
   const removeJob = useCallback((jobId: string) => {
