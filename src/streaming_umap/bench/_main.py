@@ -24,6 +24,7 @@ from . import gpu_script, plots, report
 from .baseline import BaselineProcess
 from .budget import Budget
 from .context import Context
+from .figures import RUNNERS
 from .jobs import ServiceClient
 from .profiles import FIGURES, PROFILES, Profile
 from .sampling import ContentionMonitor, HealthProbe, MemorySampler
@@ -31,9 +32,10 @@ from .server import BenchServer
 
 log = logging.getLogger(__name__)
 
-# the order figures run in: the headline first; scaling reuses its sizes and fills
+# the order figures run in, by priority: the headline first (issue 2's goals: ratio,
+# first frame, then /health under load); scaling reuses figure 1's sizes and fills
 # the budget that is left; progress only reads the jobs the others ran
-EXECUTION = ("service", "ingest", "quality", "chunks", "concurrency", "scaling", "progress")
+EXECUTION = ("service", "ingest", "concurrency", "quality", "chunks", "scaling", "progress")
 
 
 @dataclass
@@ -158,12 +160,13 @@ def run_suite(options: Options) -> dict[str, Any]:
     began, began_wall = time.monotonic(), dt.datetime.now()
     work = Path(tempfile.mkdtemp(prefix="streaming-umap-bench-"))
     started: list[Any] = []  # what to stop, last first
-    own_pids: list[int] = []
-    contention = ContentionMonitor(lambda: own_pids).start()
     try:
         server, baseline, startup = _start(options, work)
         started += [server, baseline]
-        own_pids += [p for p in (server.pid, baseline.pid) if p]
+        # from here on: how busy other processes kept the machine while we measured
+        own = [p for p in (server.pid, baseline.pid) if p]
+        contention = ContentionMonitor(lambda: own).start()
+        started.append(contention)
         memory = MemorySampler(lambda: {**server.pids(), "baseline": [baseline.pid]}).start()
         health = HealthProbe(server.url).start()
         started += [memory, health]
@@ -172,7 +175,6 @@ def run_suite(options: Options) -> dict[str, Any]:
                       options.library)
         errors = _run_figures(ctx)
     finally:
-        contention.stop()
         for thing in reversed(started):
             if isinstance(thing, BaselineProcess):
                 thing.close()
@@ -190,8 +192,6 @@ def _run_figures(ctx: Context) -> dict[str, str]:
     for name in EXECUTION:
         if name not in ctx.profile.figures:
             continue
-        from .figures import RUNNERS
-
         log.info("figure %s (%.0f s left of the budget)", name, ctx.budget.left())
         started = time.perf_counter()
         try:
