@@ -149,6 +149,8 @@ def test_knn_path_and_batches_follow_the_documented_thresholds() -> None:
     assert gm.uses_exact_knn(gm.EXACT_KNN_MAX_ROWS, "cosine")
     assert not gm.uses_exact_knn(gm.EXACT_KNN_MAX_ROWS + 1, "cosine")
     assert gm.uses_exact_knn(5_000_000, "manhattan")  # NN-descent lacks it
+    for rows, metric in ((150_000, "cosine"), (150_001, "euclidean"), (10**9, "chebyshev")):
+        assert (rows <= gm.gpu_exact_max_rows(metric)) == gm.uses_exact_knn(rows, metric)
     assert gm.knn_batch_rows(100_000, 1000) == 1000
     assert gm.knn_batch_rows(1_000_000, 1000) == 5000  # at most MAX_KNN_CALLS calls
     assert gm.knn_batch_rows(300, 1000) == 300

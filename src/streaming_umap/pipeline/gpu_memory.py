@@ -67,6 +67,12 @@ def uses_exact_knn(rows: int, metric: str) -> bool:
     return rows <= EXACT_KNN_MAX_ROWS or metric not in NND_METRICS
 
 
+def gpu_exact_max_rows(metric: str) -> int:
+    """The GPU backend's ``exact_knn_max_rows`` for the ETA model's plan (the CPU's
+    setting, 4096 by default, does not describe the GPU)."""
+    return EXACT_KNN_MAX_ROWS if metric in NND_METRICS else 1 << 62
+
+
 def knn_batch_rows(rows: int, chunk_size: int) -> int:
     """Query rows per cuVS call: ``chunk_size``, or a multiple of it so that a job
     makes at most MAX_KNN_CALLS calls (progress still counts ``chunk_size`` chunks)."""
