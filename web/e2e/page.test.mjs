@@ -68,7 +68,40 @@ after(async () => {
   console.log(`figures: ${JSON.stringify(figures)}`);
 });
 
+function blobs(rows, dims) {
+  // three well-separated groups, deterministic
+  return Array.from({ length: rows }, (_, i) => Array.from({ length: dims }, (_, j) => (i % 3) * 10 + Math.sin(i * 7 + j) * 0.5));
+}
+
 describe('the page at /', () => {
+  it('uploads a .csv and a .npy, parsed in a worker, and shows the immediate layouts', { timeout: 120_000 }, async () => {
+    const page = await openPage();
+    await waitFor(async () => (await page.getByTestId('health').textContent()).startsWith('ok'), 'the health line');
+    const csv = ['a,b,c,d,e,f', ...blobs(300, 6).map((r) => r.join(','))].join('\n');
+    await page.getByLabel('upload data').setInputFiles({ name: 'blobs.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await waitFor(async () => (await page.getByTestId('file-info').textContent().catch(() => '')) === 'blobs.csv: 300 × 6', 'the parsed CSV');
+    await page.getByRole('button', { name: 'Run UMAP' }).click();
+    const plot = page.getByTestId('scatter');
+    await waitFor(async () => (await plot.getAttribute('data-points')) === '300', 'the immediate layout of the CSV');
+    await waitFor(async () => (await page.getByLabel('colour by').inputValue()) === 'layout', 'the immediate clustering');
+    await page.waitForTimeout(200);
+    const pixels = inkOf(await plot.screenshot());
+    assert.ok(pixels.ink > 500 && pixels.colours >= 3, `CSV plot: ${JSON.stringify(pixels)}`);
+
+    const values = Float32Array.from(blobs(500, 4).flat());
+    let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (500, 4), }";
+    header += ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
+    const head = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 255, header.length >> 8]);
+    const npy = Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(values.buffer)]);
+    await page.getByLabel('upload data').setInputFiles({ name: 'blobs.npy', mimeType: 'application/octet-stream', buffer: npy });
+    await waitFor(async () => (await page.getByTestId('file-info').textContent().catch(() => '')) === 'blobs.npy: 500 × 4', 'the parsed .npy');
+    await page.getByRole('button', { name: 'Run UMAP' }).click();
+    await waitFor(async () => (await plot.getAttribute('data-points')) === '500', 'the immediate layout of the .npy');
+    await page.getByLabel('upload data').setInputFiles({ name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from('1,2\n3\n') });
+    await waitFor(async () => /line 2 has 1/.test(await page.getByRole('alert').textContent().catch(() => '')), 'the parse error');
+    await page.context().close();
+  });
+
   it('runs the digits demo live: progress moves, pause and resume, the plot draws and colours by cluster', { timeout: 180_000 }, async () => {
     const page = await openPage();
     await waitFor(async () => (await page.getByTestId('health').textContent()).startsWith('ok'), 'the health line');
@@ -164,7 +197,7 @@ describe('the page at /', () => {
     await page.context().close();
   });
 
-  it('draws 100k points while receiving 10 layouts/s with no long main-thread task', { timeout: 120_000 }, async () => {
+  it('draws 100k points while receiving 10 layouts/s, and measures main-thread long tasks', { timeout: 120_000 }, async () => {
     const stream = await startLayoutStream({ rows: 100_000, fps: 10, frames: 80 });
     try {
       const page = await openPage(`?api=${encodeURIComponent(stream.url)}&job=${stream.jobId}&live=1`);

@@ -29,7 +29,7 @@ async function health(url) {
   }
 }
 
-export async function startService({ timeoutMs = 240_000 } = {}) {
+export async function startService({ timeoutMs = 300_000 } = {}) {
   if (process.env.STREAMING_UMAP_E2E_URL) {
     return { url: process.env.STREAMING_UMAP_E2E_URL.replace(/\/$/, ''), stop: async () => {}, log: () => '' };
   }
