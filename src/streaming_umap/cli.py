@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .config import Settings
+from .errors import ConfigError
 
 ENV_URL = "STREAMING_UMAP_URL"
 DEFAULT_URL = "http://127.0.0.1:8003"
@@ -71,7 +72,9 @@ def _out(text: str) -> None:
 
 
 def _server(args: argparse.Namespace) -> str:
-    return str(args.server or os.environ.get(ENV_URL) or DEFAULT_URL)
+    from ._cli.run import check_url
+
+    return check_url(str(args.server or os.environ.get(ENV_URL) or DEFAULT_URL))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -214,7 +217,7 @@ def exit_code(exc: BaseException) -> int | None:
 
     if isinstance(exc, (KeyboardInterrupt, Interrupted)):
         return Exit.INTERRUPTED
-    if isinstance(exc, (UsageError, ModuleNotFoundError)):
+    if isinstance(exc, (UsageError, ModuleNotFoundError, ConfigError)):
         return Exit.USAGE
     if isinstance(exc, LocalServiceError):
         return Exit.UNREACHABLE

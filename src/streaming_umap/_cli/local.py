@@ -47,7 +47,7 @@ def _quiet_logging(log_dir: Path) -> None:
     stream_handler.setLevel(logging.WARNING)
     for handler in (file_handler, stream_handler):
         handler.setFormatter(logging.Formatter(FORMAT))
-        handler._streaming_umap = True  # type: ignore[attr-defined]
+        setattr(handler, "_streaming_umap", True)  # noqa: B010 (a marker logsetup looks for)
         root.addHandler(handler)
     root.setLevel(logging.INFO)
 

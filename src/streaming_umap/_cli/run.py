@@ -39,6 +39,12 @@ def note(message: str) -> None:
     sys.stderr.flush()
 
 
+def check_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"the server URL must start with http:// or https://, found {url!r}")
+    return url
+
+
 def _csv_header_lines(path: Path) -> int:
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         first = handle.readline()
@@ -157,7 +163,7 @@ def command(args: argparse.Namespace) -> int:
     data = load_input(Path(args.input))
     server = args.server or os.environ.get(ENV_URL)
     if server:
-        return run_on(server, data, args)
+        return run_on(check_url(server), data, args)
     from .local import LocalService
 
     note("no --server given: starting a local service (its workers warm up first; "
