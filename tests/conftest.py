@@ -49,6 +49,16 @@ class Service:
     _out: Any = None
 
     @property
+    def backend(self) -> str:
+        return self.env.get("STREAMING_UMAP_BACKEND", "cpu")
+
+    def skip_on_gpu(self, why: str) -> None:
+        """For contract tests whose timing assumes CPU speed: the GPU finishes such a job
+        before the test can act on it; tests/test_gpu.py covers the same with GPU sizes."""
+        if self.backend == "gpu":
+            pytest.skip(f"GPU: {why} (see tests/test_gpu.py)")
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 

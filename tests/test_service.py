@@ -142,6 +142,7 @@ def _long_job(c: object, rows: int = 3000, epochs: int = 3000, seed: int = 4, **
 
 
 def test_cancel_a_running_job(service: Service) -> None:
+    service.skip_on_gpu("cancel during the layout")
     with service.client() as c:
         job_id = _long_job(c)
         wait_for(lambda: c.get(f"/umap/streaming/status/{job_id}", params={"include_result": "false"}).json()["stage"] == "layout")
@@ -155,6 +156,7 @@ def test_cancel_a_running_job(service: Service) -> None:
 
 
 def test_pause_holds_and_resume_gives_the_same_result(service: Service) -> None:
+    service.skip_on_gpu("pause/resume during the layout")
     with service.client() as c:
         plain = _long_job(c, rows=2000, epochs=1500, seed=5)
         wait_status(c, plain)
@@ -177,33 +179,40 @@ def test_pause_holds_and_resume_gives_the_same_result(service: Service) -> None:
 
 
 def test_socket_actions_pause_resume_cancel(service: Service) -> None:
+    service.skip_on_gpu("socket actions during the layout")
     with service.client() as c:
         job_id = _long_job(c, seed=6)
-    acks: list[dict[str, object]] = []
+    sent: list[str] = []
 
     def act(ws: object, frame: dict[str, object]) -> None:
-        if frame["type"] == "ack":
-            acks.append(frame)
-            if frame["action"] == "pause":
-                ws.send(json.dumps({"action": "resume"}))  # type: ignore[attr-defined]
-            elif frame["action"] == "resume":
-                ws.send(json.dumps({"action": "cancel"}))  # type: ignore[attr-defined]
-        elif frame.get("stage") == "layout" and not acks:
-            ws.send(json.dumps({"action": "pause"}))  # type: ignore[attr-defined]
-            acks.append({"action": "sent"})
-        elif frame["type"] == "progress" and frame.get("epoch") and not acks:
-            ws.send("not json")  # type: ignore[attr-defined]
+        def send(text: str) -> None:
+            sent.append(text)
+            ws.send(text)  # type: ignore[attr-defined]
+
+        if frame.get("stage") == "layout" and not sent:
+            send("not json")
+            send(json.dumps({"action": "pause"}))
+        elif frame["type"] == "paused" and len(sent) == 2:
+            send(json.dumps({"action": "resume"}))
+        elif frame["type"] == "ack" and frame["action"] == "resume":
+            send(json.dumps({"action": "cancel"}))
 
     seen = frames(service.ws_url, job_id, timeout=120, on_frame=act)
-    actions = [a["action"] for a in acks if a.get("type") == "ack"]
-    assert actions == ["pause", "resume", "cancel"] and all(a["ok"] for a in acks if a.get("type") == "ack")
-    assert "paused" in {f["type"] for f in seen} and seen[-1]["type"] == "cancelled"
+    acks = [f for f in seen if f["type"] == "ack"]
+    assert [a["action"] for a in acks] == ["pause", "resume", "cancel"] and all(a["ok"] for a in acks)
+    assert any(f["type"] == "error" and "expected" in str(f["message"]) for f in seen)
+    kinds = [f["type"] for f in seen]
+    assert kinds.index("paused") < kinds.index("resumed") < kinds.index("cancelled") == len(kinds) - 1
 
 
 def test_slow_subscriber_is_dropped_and_others_finish(service: Service) -> None:
+    service.skip_on_gpu("a slow subscriber during the layout")
     data, _ = labelled_mixture(20_000, 16, seed=8)
     with service.client() as c:
-        job_id = start_job(c, "umap", data, n_epochs=400, random_state=1)
+        job_id = start_job(c, "umap", data, n_epochs=500, random_state=1)
+        wait_for(lambda: c.get(f"/umap/streaming/status/{job_id}",
+                               params={"include_result": "false"}).json()["stage"] == "layout", timeout=120)
+    # a client that never reads while 160 KB layouts stream at ~10/s: its sends back up
     slow = stalled_subscriber(service.port, f"/umap/streaming/ws/{job_id}?live=1&live_every=1")
     seen = frames(service.ws_url, job_id, timeout=300, query="?live=1&live_every=20")
     assert seen[-1]["type"] == "completed"
@@ -214,7 +223,7 @@ def test_slow_subscriber_is_dropped_and_others_finish(service: Service) -> None:
     slow.close()
     assert stalled and stalled[0]["type"] == "snapshot"
     assert "completed" not in {f["type"] for f in stalled}
-    assert close_code in (1008, None)
+    assert close_code in (1008, None)  # the close frame cannot always get through a full buffer
     assert "dropping a WebSocket subscriber that stopped reading" in service.log_file.read_text()
 
 

@@ -67,13 +67,16 @@ class CPUBackend:
         from ..pipeline.eta import timed_stages
 
         exact = RunOptions(chunk_size=500, exact_knn_max_rows=10_000)
-        approx = RunOptions(chunk_size=500, exact_knn_max_rows=0)
+        approx = RunOptions(chunk_size=5000, exact_knn_max_rows=0)
         small = _sample(1200, 32, 0)
+        # NN-descent takes other (lazily compiled) code paths past 16,384 rows
+        large = _sample(20_000, 8, 2)
         for metric in ("euclidean", "cosine"):
             params = UMAPParams(n_neighbors=15, metric=metric, n_epochs=20, random_state=0)
             self.umap(small, params, NullCheckpoint(), exact)
             if not light:
-                self.umap(small, params, NullCheckpoint(), approx)
+                self.umap(large, UMAPParams(n_neighbors=15, metric=metric, n_epochs=1, random_state=0),
+                          NullCheckpoint(), approx)
         self.cluster(small, ClusterParams(algorithm="kmeans", n_clusters=4), NullCheckpoint(), exact)
         data = _sample(3000, 64, 1)
         params = UMAPParams(n_neighbors=15, metric="euclidean", n_epochs=100, random_state=0)

@@ -21,7 +21,8 @@ import numpy as np
 
 from .. import __version__
 from ..config import Settings
-from ..errors import JobNotFound, JobStateConflict, QueueFull, ServiceUnavailable
+from ..errors import JobNotFound, JobStateConflict, PayloadTooLarge, QueueFull, ServiceUnavailable
+from ..pipeline import gpu_memory
 from ..pipeline.eta import CostModel, ProgressTracker
 from . import protocol as msg
 from .hub import Hub
@@ -147,6 +148,9 @@ class Supervisor:
                 retry_after=self._retry_after(),
             )
         rows, dims = data.shape
+        admission = self._admission(kind, rows, dims, params)
+        if admission is not None and admission.verdict == "never":
+            raise PayloadTooLarge(admission.message, field="data")
         chunk = params.get("chunk_size") or self.settings.chunk_size
         job = Job(id=uuid.uuid4().hex, kind=kind, params=params, total_points=rows, dims=dims,
                   total_chunks=max(1, math.ceil(rows / chunk)), warning=warning)
@@ -292,9 +296,32 @@ class Supervisor:
                 if job is None or job.terminal:
                     self.queue.remove(job_id)
                 continue
+            admission = self._admission(job.kind, job.total_points, job.dims, job.params)
+            if admission is not None and admission.verdict == "wait":
+                return None  # the head of the queue waits for GPU memory; nobody overtakes it
             self.queue.remove(job_id)
             return job
         return None
+
+    def _admission(self, kind: str, rows: int, dims: int, params: dict[str, Any]) -> gpu_memory.Admission | None:
+        """GPU memory admission (None on the CPU backend or before a GPU worker reported)."""
+        gpu = self.device.get("gpu") if self.backend == "gpu" else None
+        if not gpu:
+            return None
+        running = sum(
+            gpu_memory.estimate_job_bytes(j.kind, j.total_points, j.dims, j.params)
+            for j in self.jobs.values()
+            if j.status in (Status.PROCESSING, Status.PAUSED, Status.CANCELLING) and self._holder(j.id)
+        )
+        workers = self.settings.max_concurrent_jobs + self.settings.immediate_workers
+        return gpu_memory.admit_job(kind, rows, dims, params, gpu, worker_processes=workers,
+                                    running_estimates=running)
+
+    def _exact_max_rows(self, params: dict[str, Any]) -> int:
+        """Rows up to which the backend computes the exact kNN (for the ETA plan)."""
+        if self.backend == "gpu":
+            return gpu_memory.gpu_exact_max_rows(str(params.get("metric", "euclidean")))
+        return self.settings.exact_knn_max_rows
 
     def _start_job(self, handle: WorkerHandle, job: Job) -> None:
         now = time.time()
@@ -307,7 +334,7 @@ class Supervisor:
         handle.state, handle.job_id = WorkerState.BUSY, job.id
         job.move_to(Status.PROCESSING, now)
         plan = self.model(handle.backend).plan(job.kind, job.total_points, job.dims, job.params,
-                                               self.settings.exact_knn_max_rows)
+                                               self._exact_max_rows(job.params))
         self.trackers[job.id] = ProgressTracker(plan, now)
         job.progress, job.eta_seconds = self.trackers[job.id].estimate(now)
         self.store.save(job)
@@ -317,10 +344,16 @@ class Supervisor:
         log.info("started %r on worker pid %s", job, handle.pid)
 
     def _dispatch_immediate(self) -> None:
-        for handle in self.workers:
+        """Immediate requests go to the immediate workers, or to an idle job worker
+        while no job is waiting for one."""
+        no_jobs_waiting = not any(self.jobs[j].status == Status.PENDING for j in self.queue if j in self.jobs)
+        candidates = [w for w in self.workers if w.role == "immediate"]
+        if no_jobs_waiting:
+            candidates += [w for w in self.workers if w.role == "job"]
+        for handle in candidates:
             if not self._immediate_waiting:
                 return
-            if handle.role != "immediate" or handle.state != WorkerState.IDLE:
+            if handle.state != WorkerState.IDLE:
                 continue
             request, future = self._immediate_waiting.popleft()
             if future.done():
@@ -463,6 +496,7 @@ class Supervisor:
         if handle.state == WorkerState.BUSY:
             handle.state = WorkerState.IDLE
         self._dispatch()
+        self._dispatch_immediate()
 
     def _on_immediate(self, handle: WorkerHandle, message: msg.ImmediateDone | msg.ImmediateFailed) -> None:
         future = self._immediate_futures.pop(message.request_id, None)
@@ -473,6 +507,7 @@ class Supervisor:
             else:
                 future.set_exception(_immediate_error(message))
         self._dispatch_immediate()
+        self._dispatch()
 
     def _on_exit(self, handle: WorkerHandle) -> None:
         was_warming = handle.state == WorkerState.WARMING
@@ -529,7 +564,7 @@ class Supervisor:
             if job is None or job.status != Status.PENDING:
                 continue
             own = model.total(model.plan(job.kind, job.total_points, job.dims, job.params,
-                                         self.settings.exact_knn_max_rows))
+                                         self._exact_max_rows(job.params)))
             job.eta_seconds = ahead / workers + own
             ahead += own
 

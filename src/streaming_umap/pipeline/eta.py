@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .checkpoint import Verdict
+
 BASE_SECONDS = 0.02
 
 STAGES: dict[str, tuple[str, ...]] = {
@@ -42,14 +44,14 @@ PRIORS: dict[str, dict[str, float]] = {
     },
     "gpu": {
         "load": 1e-9,
-        "knn:exact": 1e-13,
-        "knn:approx": 4e-12,
-        "graph": 3e-8,
-        "layout": 3e-11,
+        "knn:exact": 1.1e-13,
+        "knn:approx": 2.5e-11,
+        "graph": 6e-8,
+        "layout": 2.3e-9,
         "write": 1e-8,
-        "cluster:kmeans": 4e-13,
-        "cluster:dbscan": 1e-13,
-        "cluster:hdbscan": 2e-9,
+        "cluster:kmeans": 2e-12,
+        "cluster:dbscan": 2e-11,
+        "cluster:hdbscan": 1.3e-7,
     },
 }
 
@@ -249,7 +251,7 @@ class RecordingCheckpoint:
     def advance(self, done: int, **counters: int) -> None:
         pass
 
-    def poll(self) -> str:
+    def poll(self) -> Verdict:
         return "go"
 
     def wants_layout(self, epoch: int) -> bool:
