@@ -35,6 +35,7 @@ class BaselineProcess:
                 env=full_env, text=True, start_new_session=True,
             )
         self.warm_seconds: float | None = None
+        self.last_stages: dict[str, float] = {}
         self._pending_warm = False
 
     @property
@@ -69,14 +70,16 @@ class BaselineProcess:
         return self.warm_seconds or 0.0
 
     def fit(self, data_path: Path, params: dict[str, Any]) -> tuple[np.ndarray, float]:
-        """Embedding and the seconds ``fit_transform`` took (the load is not timed)."""
+        """Embedding and the seconds ``fit_transform`` took (the load is not timed);
+        :attr:`last_stages` then holds the fit's seconds per stage, where known."""
         self.wait_warm()
         out = self.work_dir / f"baseline-{data_path.stem}.npy"
         self._send({"op": "fit", "path": str(data_path), "out": str(out), "params": params})
-        seconds = float(self._answer()["seconds"])
+        answer = self._answer()
+        self.last_stages = {str(k): float(v) for k, v in answer.get("stages", {}).items()}
         embedding = np.load(out)
         out.unlink()
-        return embedding, seconds
+        return embedding, float(answer["seconds"])
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -105,6 +105,7 @@ class Context:
             "memory_ratio": _ratio(svc_mem.growth_mib("worker"), lib_mem.growth_mib("baseline")),
             "job": run.summary(),
             "logged_stage_seconds": logged_stage_seconds(self.server.log_file, run.job_id),
+            "library_stage_seconds": dict(self.baseline.last_stages),
         }
         assert run.result is not None
         return figures, run, reference

@@ -105,15 +105,38 @@ def _service(fig: dict[str, Any]) -> str:
                      mem["library"]["peak_mib"]])
     out = table(["rows", "service s", "library s", "ratio", "first frame ms",
                  "first progress ms", "frames", "server MiB", "worker MiB", "library MiB"], rows)
-    where = []
+    return out + "\n\nWhere the time goes (seconds; the service's graph stage includes the " \
+        "spectral init, so the library's graph and init are added up):\n\n" + _where(fig)
+
+
+def _service_stages(size: dict[str, Any]) -> dict[str, float | None]:
+    logged = size.get("logged_stage_seconds") or {}
+    if logged:
+        stages = {k.split(":")[0]: v["measured"] for k, v in logged.items()}
+    else:
+        stages = dict(size["job"]["stage_seconds"])
+    return {"knn": stages.get("knn"), "graph": stages.get("graph"),
+            "layout": stages.get("layout")}
+
+
+def _library_stages(size: dict[str, Any]) -> dict[str, float | None]:
+    lib = size.get("library_stage_seconds") or {}
+    if not lib:
+        return {"knn": None, "graph": None, "layout": None}
+    return {"knn": lib.get("knn"), "graph": lib.get("graph", 0.0) + lib.get("init", 0.0),
+            "layout": lib.get("layout")}
+
+
+def _where(fig: dict[str, Any]) -> str:
+    rows = []
     for s in fig.get("sizes", []):
-        b = s["job"]["breakdown"]
-        stages = s.get("logged_stage_seconds") or {}
-        logged = ", ".join(f"{k} {v['measured']:.2f}" for k, v in stages.items()) or "-"
-        where.append([s["rows"], b["upload_s"], b["queue_s"], b["compute_s"], b["download_s"],
-                      b["other_s"], logged])
-    return out + "\n\nWhere the service's time goes (seconds):\n\n" + table(
-        ["rows", "upload", "queue", "compute", "download", "other", "stages (server log)"], where)
+        b, svc, lib = s["job"]["breakdown"], _service_stages(s), _library_stages(s)
+        rows.append([s["rows"], "service", b["upload_s"], b["queue_s"], svc["knn"], svc["graph"],
+                     svc["layout"], b["compute_s"], s["service_s"]])
+        rows.append([s["rows"], "library", None, None, lib["knn"], lib["graph"], lib["layout"],
+                     s["library_s"], s["library_s"]])
+    return table(["rows", "side", "upload", "queue", "kNN", "graph + init", "layout epochs",
+                  "compute", "end to end"], rows)
 
 
 def _scaling(fig: dict[str, Any]) -> str:
