@@ -216,6 +216,14 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def in_chunks(body: bytes, size: int = 1 << 20) -> Iterator[bytes]:
+    """Upload bodies as a stream of 1 MiB pieces: httpx sends one large ``bytes`` object
+    at ~25 MB/s (measured: 600 MB took 25 s, the same in 1 MiB pieces 2.4 s)."""
+    view = memoryview(body)
+    for start in range(0, len(body), size):
+        yield bytes(view[start:start + size])
+
+
 def wait_terminal(server: Server, job_id: str, timeout: float,
                   on_frame: Callable[[Any, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Follow the job's WebSocket until its terminal frame; return that frame."""
@@ -245,7 +253,7 @@ def service_job(server: Server, kind: str, data: np.ndarray, params: dict[str, A
     query = {k: str(v) for k, v in params.items() if v is not None}
     with httpx.Client(base_url=server.url, timeout=timeout) as c:
         t0 = time.perf_counter()
-        r = c.post(f"/umap/streaming/{kind}", params=query, content=body,
+        r = c.post(f"/umap/streaming/{kind}", params=query, content=in_chunks(body),
                    headers={"Content-Type": "application/x-npy"})
         t_submitted = time.perf_counter()
         if r.status_code != 202:
@@ -498,7 +506,7 @@ class Bench:
         query = {k: str(v) for k, v in params.items() if v is not None}
         marks: dict[str, float] = {}
         with httpx.Client(base_url=self.server.url, timeout=600) as c:
-            r = c.post("/umap/streaming/umap", params=query, content=npy_bytes(data),
+            r = c.post("/umap/streaming/umap", params=query, content=in_chunks(npy_bytes(data)),
                        headers={"Content-Type": "application/x-npy"})
             job_id = r.json()["job_id"]
             victim = self.server.job_worker_pid()

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import JobCancelled, StreamingUMAPError
+from ..errors import JobError, JobCancelled, StreamingUMAPError
 from ..pipeline.checkpoint import Checkpoint, NullCheckpoint
 from ..pipeline.eta import default_epochs
 from ..pipeline.gpu_memory import EXACT_KNN_MAX_ROWS, clamp_neighbors, nnd_clusters, uses_exact_knn
@@ -185,6 +185,28 @@ def _fit_with_fallback(model_args: dict[str, Any], x: Any, knn: tuple[Any, Any] 
         return _fit({**model_args, "init": "random"}, x, knn)
 
 
+CPU_RESCUE_MAX_ROWS = 20_000
+
+
+def _cpu_rescue(data: np.ndarray, params: UMAPParams, options: RunOptions, notes: list[str]) -> np.ndarray:
+    """cuML can return NaN layouts for degenerate inputs (measured on an H200: 24 rows made
+    of 4 distinct points repeated). Small inputs are recomputed with umap-learn; larger
+    ones fail with a message that says what to do."""
+    rows = data.shape[0]
+    if rows > CPU_RESCUE_MAX_ROWS:
+        raise JobError(
+            f"cuML returned a layout with non-finite values for {rows} rows (this happens "
+            "with many duplicate rows); remove duplicates or run it on the CPU backend"
+        )
+    from ..pipeline.checkpoint import NullCheckpoint
+    from ..pipeline.umap_cpu import run_umap
+
+    log.warning("cuML returned non-finite values for %d rows; recomputing with umap-learn", rows)
+    notes.append("the GPU layout had non-finite values (many duplicate rows?); this small "
+                 "input was recomputed with umap-learn on the CPU")
+    return run_umap(data, params, NullCheckpoint(), options).embedding
+
+
 def run_umap_gpu(
     data: np.ndarray,
     params: UMAPParams,
@@ -242,6 +264,8 @@ def run_umap_gpu(
     embedding = _fit_with_fallback(model_args, fit_input, knn, rows, notes)
     seconds["graph+layout" if exact else "knn+graph+layout"] = time.perf_counter() - started
     reporter.raise_if_stopped()
+    if not np.isfinite(embedding).all():
+        embedding = _cpu_rescue(data, params, options, notes)
     if not tracked:
         if not exact:
             cp.advance(total_chunks, processed_points=rows, current_chunk=total_chunks,
