@@ -22,6 +22,7 @@ ENV = {
     "STREAMING_UMAP_MAX_BODY_MB": "1",
     "STREAMING_UMAP_MAX_ELEMENTS": "100000",
     "STREAMING_UMAP_CANCEL_GRACE": "1",
+    "STREAMING_UMAP_WARMUP": "light",  # these jobs stay on the exact kNN path
 }
 
 
@@ -113,7 +114,7 @@ def test_restart_keeps_finished_jobs_and_fails_those_in_flight(svc: Service, mak
 
 def test_results_expire_after_the_ttl(make_service: object) -> None:
     svc: Service = make_service(STREAMING_UMAP_RESULT_TTL="1", STREAMING_UMAP_SWEEP_INTERVAL="0.5",  # type: ignore[operator]
-                                GPU_UMAP_MAX_CONCURRENT_JOBS="1")
+                                GPU_UMAP_MAX_CONCURRENT_JOBS="1", STREAMING_UMAP_WARMUP="light")
     with svc.client() as c:
         data, _ = labelled_mixture(1100, 8, seed=8)
         job_id = start_job(c, "umap", data, n_epochs=20)

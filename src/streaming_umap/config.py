@@ -10,6 +10,16 @@ from typing import Literal, Mapping
 from .errors import ConfigError
 
 BackendChoice = Literal["auto", "cpu", "gpu"]
+Warmup = Literal["full", "light", "off"]
+
+
+def _warmup(raw: str) -> Warmup:
+    value = {"1": "full", "true": "full", "0": "off", "false": "off", "no": "off"}.get(
+        raw.strip().lower(), raw.strip().lower()
+    )
+    if value not in ("full", "light", "off"):
+        raise ConfigError(f"STREAMING_UMAP_WARMUP must be full, light or off, found {raw!r}")
+    return value  # type: ignore[return-value]
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -64,7 +74,7 @@ class Settings:
     sweep_interval: float = 60.0  # STREAMING_UMAP_SWEEP_INTERVAL (s) between result-expiry sweeps
     ws_send_timeout: float = 10.0  # STREAMING_UMAP_WS_SEND_TIMEOUT (s): slower subscribers are dropped
     exact_knn_max_rows: int = 4096  # STREAMING_UMAP_EXACT_KNN_MAX_ROWS
-    warmup: bool = True  # STREAMING_UMAP_WARMUP=0 skips the warm-up fit
+    warmup: Warmup = "full"  # STREAMING_UMAP_WARMUP: full | light (exact kNN path only) | off
     cuda_visible_devices: str | None = None  # CUDA_VISIBLE_DEVICES (passed to workers)
     rmm_pool_bytes: int | None = None  # GPU_UMAP_RMM_POOL_SIZE (MiB), None = half the free memory
     numba_cache_dir: Path = Path(".cache/numba")  # NUMBA_CACHE_DIR
@@ -120,7 +130,7 @@ class Settings:
             exact_knn_max_rows=_int(
                 e, "STREAMING_UMAP_EXACT_KNN_MAX_ROWS", cls.exact_knn_max_rows, 0, 10_000_000
             ),
-            warmup=e.get("STREAMING_UMAP_WARMUP", "1").strip() not in ("0", "false", "no"),
+            warmup=_warmup(e.get("STREAMING_UMAP_WARMUP", "full")),
             cuda_visible_devices=e.get("CUDA_VISIBLE_DEVICES"),
             rmm_pool_bytes=None if not pool_mb else _int(e, "GPU_UMAP_RMM_POOL_SIZE", 0, 1, 1 << 22) << 20,
             numba_cache_dir=Path(e.get("NUMBA_CACHE_DIR", str(cls.numba_cache_dir))),

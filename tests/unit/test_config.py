@@ -11,7 +11,8 @@ from streaming_umap.errors import ConfigError
 def test_defaults() -> None:
     s = Settings.from_env({})
     assert (s.port, s.chunk_size, s.max_concurrent_jobs, s.immediate_threshold) == (8003, 1000, 3, 1000)
-    assert s.backend == "auto" and s.data_dir == Path("data")
+    assert s.backend == "auto" and s.data_dir == Path("data") and s.warmup == "full"
+    assert Settings.from_env({"STREAMING_UMAP_WARMUP": "0"}).warmup == "off"
 
 
 def test_environment_overrides() -> None:
@@ -33,6 +34,7 @@ def test_environment_overrides() -> None:
         ({"GPU_UMAP_CHUNK_SIZE": "5"}, r"GPU_UMAP_CHUNK_SIZE must be in 100..1000000, found 5"),
         ({"STREAMING_UMAP_BACKEND": "tpu"}, "must be auto, cpu or gpu, found 'tpu'"),
         ({"STREAMING_UMAP_CANCEL_GRACE": "soon"}, "must be a number"),
+        ({"STREAMING_UMAP_WARMUP": "maybe"}, "must be full, light or off, found 'maybe'"),
     ],
 )
 def test_bad_settings_say_what_was_expected(env: dict[str, str], message: str) -> None:

@@ -35,7 +35,7 @@ LAYOUT_BYTES_PER_SECOND = 40e6  # live layouts: at most this much data per secon
 @dataclass(frozen=True)
 class WorkerConfig:
     backend: str  # "auto" | "cpu" | "gpu"
-    warmup: bool
+    warmup: str  # full | light | off
     numba_cache_dir: str
     role: str  # "job" | "immediate"
     index: int
@@ -263,7 +263,8 @@ def worker_main(conn: Connection, cfg: WorkerConfig) -> None:
     _setup(cfg, link)
     started = time.perf_counter()
     backend = load_backend(cfg.backend, cfg)
-    calibration = backend.warm_up(light=cfg.role == "immediate") if cfg.warmup else {}
+    light = cfg.role == "immediate" or cfg.warmup == "light"
+    calibration = backend.warm_up(light=light) if cfg.warmup != "off" else {}
     link.send(msg.Ready(backend.name, backend.describe(), calibration, time.perf_counter() - started))
     log.info("%s worker %d ready (%s) in %.1f s", cfg.role, cfg.index, backend.name,
              time.perf_counter() - started)
