@@ -89,6 +89,18 @@ class JobRun:
                 out[stage] = round(out.get(stage, 0.0) + float(stop) - at, 3)
         return out
 
+    def first_frames(self, count: int = 4) -> list[dict[str, Any]]:
+        """The first frames as they arrived: what the first-frame latency is made of.
+        ``lag_ms``: arrival minus the server's ``timestamp`` (delivery delay)."""
+        out = []
+        for arrived, frame in self.frames[:count]:
+            at = frame.get("timestamp")
+            out.append({"type": frame.get("type"), "stage": frame.get("stage"),
+                        "seq": frame.get("seq"),
+                        "after_submit_ms": round((arrived - self.submit_at) * 1000, 1),
+                        "lag_ms": None if at is None else round((arrived - float(at)) * 1000, 1)})
+        return out
+
     def breakdown(self) -> dict[str, float | None]:
         """Where the end-to-end time went, from the client's and the server's clocks."""
         created, started = self.record.get("created_at"), self.record.get("started_at")
@@ -116,6 +128,7 @@ class JobRun:
             "first_progress_ms": _ms(self.first_progress_s),
             "frames": len(self.frames),
             "frame_types": self.frame_types,
+            "first_frames": self.first_frames(),
             "breakdown": self.breakdown(),
             "stage_seconds": self.stage_seconds(),
         }

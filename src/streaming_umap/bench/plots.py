@@ -140,19 +140,21 @@ def _quality(fig: dict[str, Any], plt: Any) -> Any:
 
 
 def _progress(fig: dict[str, Any], plt: Any) -> Any:
-    figure, ax = plt.subplots(figsize=(6, 4))
+    figure, ax = plt.subplots(figsize=(7, 4))
     for job in fig["jobs"]:
         marks = [p["mark"] for p in job["points"]]
-        ratios = [p["ratio"] for p in job["points"]]
+        errors = [p["error_share"] for p in job["points"]]
         style = "o-" if job["tag"] == "alone" else "x:"
-        ax.plot(marks, ratios, style, alpha=0.7, label=f"{job['rows']:,} rows, {job['tag']}")
-    ax.axhline(1.0, color="grey", lw=0.8)
+        ax.plot(marks, errors, style, alpha=0.7, label=f"{job['rows']:,} rows, {job['tag']}")
+    ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set_xticks([10, 50, 90])
     ax.set_xlabel("progress, %")
-    ax.set_ylabel("predicted / actual time left")
-    ax.set_title("7. ETA honesty")
+    ax.set_ylabel("(predicted - actual end) / job time")
+    ax.set_title("7. ETA error over a job's life")
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
-    ax.legend(unique.values(), unique.keys(), fontsize="small")
+    ax.legend(unique.values(), unique.keys(), fontsize="small", loc="center left",
+              bbox_to_anchor=(1.0, 0.5))
     return figure
 
 
@@ -184,7 +186,7 @@ def draw(figures: dict[str, dict[str, Any]], folder: Path, stem: str) -> dict[st
             continue
         figure.tight_layout()
         name = f"{stem}-{key}.png"
-        figure.savefig(folder / name, dpi=100)
+        figure.savefig(folder / name, dpi=100, bbox_inches="tight")
         plt.close(figure)
         out[key] = name
     return out

@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from . import tables
+from .goals import goals
+
+__all__ = ["device_slug", "goals", "latest_results", "result_name", "write_json",
+           "write_readme"]
 
 log = logging.getLogger(__name__)
 
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
-GOAL_FIRST_FRAME_MS = 100.0
 
 
 def slug(text: str) -> str:
@@ -33,27 +36,6 @@ def result_name(date: str, device: str, profile: str) -> str:
     the others (``service``: issue 2's benchmark; ``smoke``: tests)."""
     suffix = "" if profile in ("quick", "full") else f"-{profile}"
     return f"{date}-{device}{suffix}.json"
-
-
-def goals(figures: dict[str, Any]) -> list[dict[str, Any]]:
-    """Issue 2's goals, checked against this run's figures (absent figures: no row)."""
-    out: list[dict[str, Any]] = []
-    for size in figures.get("service", {}).get("sizes", []):
-        rows = size["rows"]
-        out.append({"goal": f"service <= 1.1x warm library ({rows} rows)",
-                    "value": size["ratio"], "unit": "x", "met": size["ratio"] <= 1.1})
-        first = size["job"]["first_progress_ms"]
-        out.append({"goal": f"first progress frame <= {GOAL_FIRST_FRAME_MS:.0f} ms "
-                            f"after the upload is answered ({rows} rows)",
-                    "value": first, "unit": "ms",
-                    "met": None if first is None else first <= GOAL_FIRST_FRAME_MS})
-    health = figures.get("concurrency", {}).get("health_busy")
-    if health:
-        p99 = health["p99_ms"]
-        out.append({"goal": "/health p99 <= 50 ms while >= 3 jobs run",
-                    "value": p99, "unit": "ms", "samples": health["samples"],
-                    "met": None if p99 is None else p99 <= 50.0})
-    return out
 
 
 def write_json(result: dict[str, Any], folder: Path) -> Path:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .goals import goals
+
 TEMPLATE = """# Benchmarks
 
 Every figure is a ratio against a baseline measured in the same run, on the same
@@ -44,8 +46,13 @@ cancel) into the same results folder; `--gpu-script no` skips it.
 The figures:
 
 1. **Service vs bare library**: end to end (POST of the `.npy` to the downloaded
-   result) / `fit_transform` in a warm process, at 10k and 100k x 512; first frame
-   (snapshot) and first `progress` frame after the POST is answered; frames; peak RSS.
+   result) / `fit_transform` in a warm process, at 10k and 100k x 512; peak RSS; frames;
+   where the time goes (the service's stages from its log, umap-learn's from timing
+   wrappers around its own stage functions). First frame: the client opens the
+   WebSocket when the POST is answered; the *first frame* is the snapshot (every status
+   field, progress and ETA included), the *first progress frame* the next change the
+   server pushes (during a stage without steps, such as NN-descent, that is the
+   supervisor's next ETA tick).
 2. **Scaling**: time and peak memory vs rows, 1k to 1M, log-log; sizes that do not fit
    the profile's time budget are listed as skipped.
 3. **Chunk size**: time and memory vs the per-job `chunk_size` (= `GPU_UMAP_CHUNK_SIZE`);
@@ -214,10 +221,11 @@ def render_one(result: dict[str, Any], results_rel: str) -> str:
     title = (f"### {result['device']}, profile `{result['profile']}` "
              f"({result.get('finished', result['date'])[:16]}, `{results_rel}/{result.get('_file', '')}`)")
     parts = [title, _conditions(result)]
-    goal_rows = [[g["goal"], g["value"], g["unit"], g["met"]] for g in result.get("goals", [])]
+    figures = result.get("figures", {})
+    # checked again here, so the tables follow the current goal definitions
+    goal_rows = [[g["goal"], g["value"], g["unit"], g["met"]] for g in goals(figures)]
     if goal_rows:
         parts.append(table(["goal", "value", "unit", "met"], goal_rows))
-    figures = result.get("figures", {})
     plots = result.get("plots", {})
     for key, heading, render in SECTIONS:
         if key in figures:

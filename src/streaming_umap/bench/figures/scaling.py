@@ -44,5 +44,8 @@ def _point(figures: dict[str, Any], reused: bool) -> dict[str, Any]:
         "library_peak_mib": memory["library"]["peak_mib"],
         "library_growth_mib": memory["library"]["growth_mib"],
         "memory_ratio": figures["memory_ratio"],
+        "service_stage_seconds": {k: v["measured"]
+                                  for k, v in figures["logged_stage_seconds"].items()},
+        "library_stage_seconds": figures["library_stage_seconds"],
         "from_figure_1": reused,
     }
