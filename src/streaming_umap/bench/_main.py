@@ -10,7 +10,9 @@ import logging
 import os
 import platform
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -141,15 +143,21 @@ def _start(options: Options, work: Path) -> tuple[BenchServer, BaselineProcess, 
     profile = options.profile
     largest = max((*profile.service_rows, *profile.scaling_rows, profile.chunk_rows,
                    profile.concurrency_rows, profile.quality_rows, 1), default=1)
-    baseline.start_warm(["cosine", "euclidean"], [1500] + ([6000] if largest > 4096 else []),
-                        min(profile.dims, 64))
-    if server is None:
-        env = {"NUMBA_CACHE_DIR": cache,
-               "GPU_UMAP_MAX_CONCURRENT_JOBS": str(profile.workers)}
-        server = BenchServer.launch(work / "service", env)
-        server.wait_ready()
-    server_s = time.perf_counter() - started
-    baseline.wait_warm()
+    try:
+        baseline.start_warm(["cosine", "euclidean"],
+                            [1500] + ([6000] if largest > 4096 else []), min(profile.dims, 64))
+        if server is None:
+            env = {"NUMBA_CACHE_DIR": cache,
+                   "GPU_UMAP_MAX_CONCURRENT_JOBS": str(profile.workers)}
+            server = BenchServer.launch(work / "service", env)
+            server.wait_ready()
+        server_s = time.perf_counter() - started
+        baseline.wait_warm()
+    except BaseException:  # Ctrl-C or a server that never warms: leave nothing running
+        baseline.close()
+        if server is not None:
+            server.stop()
+        raise
     return server, baseline, {"server_ready_s": round(server_s, 1),
                               "baseline_warm_s": round(baseline.warm_seconds or 0.0, 1),
                               "both_ready_s": round(time.perf_counter() - started, 1)}
@@ -245,6 +253,22 @@ def _configure_logging() -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
+def _interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _run_interruptible(options: Options) -> dict[str, Any]:
+    """run_suite, with SIGTERM turned into KeyboardInterrupt (as Ctrl-C already is), so
+    that either stops the server and the baseline it started."""
+    if threading.current_thread() is not threading.main_thread():
+        return run_suite(options)
+    previous = signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        return run_suite(options)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark suite; 0 when every figure ran, 1 when one failed, 2 on
     usage errors."""
@@ -264,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         report.write_readme(options.readme, options.out)
         return 0
-    result = run_suite(options)
+    result = _run_interruptible(options)
     options.out.mkdir(parents=True, exist_ok=True)
     stem = report.result_name(result["date"], result["device"], result["profile"]).removesuffix(".json")
     result["plots"] = plots.draw(result["figures"], options.out, stem)

@@ -82,10 +82,11 @@ class BaselineProcess:
         return embedding, float(answer["seconds"])
 
     def close(self) -> None:
+        """Ask the process to quit; kill it if it is busy (e.g. still warming)."""
         if self.proc.poll() is None:
             try:
                 self._send({"op": "quit"})
-                self.proc.wait(10)
+                self.proc.wait(0 if self._pending_warm else 10)
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait(5)
