@@ -83,6 +83,8 @@ class Service:
             PYTHONUNBUFFERED="1",
         )
         env.update(self.env)
+        if self._out is not None:  # restarting after a crash the test caused
+            self._out.close()
         self._out = out = open(self.data_dir / "server.out", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streaming_umap.cli", "serve", "--host", "127.0.0.1",
