@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import os
+import socket
 import time
 from typing import Any
 
@@ -74,13 +77,9 @@ def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.1) -> An
     raise TimeoutError("condition not met in time")
 
 
-def stalled_subscriber(port: int, path: str) -> "socket.socket":
+def stalled_subscriber(port: int, path: str) -> socket.socket:
     """A WebSocket client that completes the handshake and then never reads again
     (a raw socket with a tiny receive buffer, so the server's sends back up)."""
-    import base64
-    import os
-    import socket
-
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", port))
@@ -96,7 +95,7 @@ def stalled_subscriber(port: int, path: str) -> "socket.socket":
     return sock
 
 
-def drain_frames(sock: "socket.socket", timeout: float = 30.0) -> tuple[list[dict[str, Any]], int | None]:
+def drain_frames(sock: socket.socket, timeout: float = 30.0) -> tuple[list[dict[str, Any]], int | None]:
     """Read what a stalled subscriber was sent: its JSON frames and the close code
     (None if the server ended the connection without a close frame)."""
     sock.settimeout(timeout)

@@ -23,7 +23,7 @@ def configure_logging(log_dir: Path, level: int = logging.INFO) -> Path:
     stream_handler = logging.StreamHandler()
     for handler in (file_handler, stream_handler):
         handler.setFormatter(formatter)
-        handler._streaming_umap = True  # type: ignore[attr-defined]
+        setattr(handler, "_streaming_umap", True)  # noqa: B010 (marks our own handlers)
         root.addHandler(handler)
     root.setLevel(level)
     return path

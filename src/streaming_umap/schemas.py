@@ -7,7 +7,7 @@ documentation cannot drift from what the server accepts.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -81,12 +81,12 @@ class ClusterRequest(ClusterParams, kw_only=True, forbid_unknown_fields=True):
     data: list[list[float]]
 
 
-Params = Union[UMAPParams, ClusterParams]
-PARAMS_TYPE: dict[str, type[UMAPParams] | type[ClusterParams]] = {
+Params = UMAPParams | ClusterParams
+PARAMS_TYPE: dict[str, type[UMAPParams | ClusterParams]] = {
     "umap": UMAPParams,
     "cluster": ClusterParams,
 }
-REQUEST_TYPE: dict[str, type[UMAPRequest] | type[ClusterRequest]] = {
+REQUEST_TYPE: dict[str, type[UMAPRequest | ClusterRequest]] = {
     "umap": UMAPRequest,
     "cluster": ClusterRequest,
 }

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
+from streaming_umap.errors import JobCancelled
 from streaming_umap.pipeline.checkpoint import NullCheckpoint
 from streaming_umap.pipeline.knn import chunk_count, exact_knn
-from streaming_umap.errors import JobCancelled
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine", "manhattan", "correlation", "chebyshev"])

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import JobError, JobCancelled, StreamingUMAPError
+from ..errors import JobCancelled, JobError, StreamingUMAPError
 from ..pipeline.checkpoint import Checkpoint, NullCheckpoint
 from ..pipeline.eta import default_epochs
 from ..pipeline.gpu_memory import EXACT_KNN_MAX_ROWS, clamp_neighbors, nnd_clusters, uses_exact_knn

@@ -38,7 +38,7 @@ _COLUMNS = (
 )
 _JSON_COLUMNS = {"params", "result"}
 
-_SCHEMA = f"""
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, kind TEXT, status TEXT, stage TEXT, params TEXT,
     total_points INTEGER, dims INTEGER, total_chunks INTEGER, created_at REAL,

@@ -128,7 +128,7 @@ class Supervisor:
             raise JobNotFound(job_id)
         return job
 
-    def list(self, include_all: bool = False) -> list[Job]:
+    def list_jobs(self, include_all: bool = False) -> list[Job]:
         jobs = sorted(self.jobs.values(), key=lambda j: j.created_at)
         return jobs if include_all else [j for j in jobs if j.status in ACTIVE_STATUSES]
 
@@ -178,7 +178,7 @@ class Supervisor:
         self._dispatch_immediate()
         try:
             return await asyncio.wait_for(asyncio.shield(future), self.settings.immediate_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._immediate_waiting = deque(w for w in self._immediate_waiting if w[1] is not future)
             raise ServiceUnavailable(
                 f"no immediate worker could answer within {self.settings.immediate_timeout:.0f} s "

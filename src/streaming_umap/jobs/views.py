@@ -70,9 +70,7 @@ def frame_of(job: Job, kind: str, now: float | None = None) -> dict[str, Any]:
         frame["result"] = result_summary(job)
         frame["result_url"] = result_urls(job)["result_url"]
         frame["warning"] = job.warning
-    elif kind == "failed":
-        frame["error"] = job.error
-    elif kind == "cancelled":
+    elif kind == "failed" or kind == "cancelled":
         frame["error"] = job.error
     return frame
 

@@ -66,7 +66,7 @@ def _kmeans(
     cp.advance(KMEANS_MAX_ITER * chunks)
     return ClusterOutput(
         labels=labels,
-        n_clusters=int(len(np.unique(labels))),
+        n_clusters=len(np.unique(labels)),
         noise_points=None,
         centers=centers.astype(np.float32),
     )

@@ -34,13 +34,15 @@ def chunk_count(rows: int, chunk_size: int) -> int:
 def _unit_rows(data: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(data, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (data / norms).astype(np.float32, copy=False)
+    unit: np.ndarray = (data / norms).astype(np.float32, copy=False)
+    return unit
 
 
 def _chunk_distances(
     block: np.ndarray, data: np.ndarray, metric: str, sq_norms: np.ndarray | None
 ) -> np.ndarray:
     """Distances from each row of ``block`` to every row of ``data``."""
+    dist: np.ndarray
     if metric == "cosine":  # data are unit rows here
         dist = 1.0 - block @ data.T
         np.maximum(dist, 0.0, out=dist)
@@ -50,10 +52,12 @@ def _chunk_distances(
         dist = np.einsum("ij,ij->i", block, block)[:, None] - 2.0 * (block @ data.T)
         dist += sq_norms[None, :]
         np.maximum(dist, 0.0, out=dist)
-        return np.sqrt(dist, out=dist)
+        np.sqrt(dist, out=dist)
+        return dist
     from sklearn.metrics import pairwise_distances
 
-    return pairwise_distances(block, data, metric=metric).astype(np.float32, copy=False)
+    dist = pairwise_distances(block, data, metric=metric).astype(np.float32, copy=False)
+    return dist
 
 
 def exact_knn(
@@ -100,8 +104,8 @@ def approximate_knn(
         n_neighbors=k,
         metric=metric,
         random_state=random_state,
-        n_trees=min(64, 5 + int(round(rows**0.5 / 20.0))),
-        n_iters=max(5, int(round(np.log2(rows)))),
+        n_trees=min(64, 5 + round(rows**0.5 / 20.0)),
+        n_iters=max(5, round(np.log2(rows))),
         max_candidates=60,
         low_memory=True,
         compressed=False,

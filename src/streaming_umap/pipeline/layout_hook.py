@@ -36,7 +36,7 @@ def _epochs(iterable: Iterable[int], cp: Checkpoint, total_points: int) -> Itera
 
 @contextmanager
 def epoch_checkpoints(cp: Checkpoint, total_points: int) -> Iterator[None]:
-    import umap.layouts as layouts
+    from umap import layouts
 
     original = layouts.tqdm
 

@@ -31,7 +31,7 @@ def pca_layout(data: np.ndarray, n_components: int) -> np.ndarray:
     """A deterministic layout for inputs too small for UMAP: centred PCA coordinates,
     zero-padded when there are fewer directions than components."""
     centred = data.astype(np.float64) - data.mean(axis=0, keepdims=True)
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
     coords = centred @ vt.T
     out = np.zeros((data.shape[0], n_components), dtype=np.float32)
     width = min(n_components, coords.shape[1])

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -77,6 +77,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             store.close()
 
     app = Starlette(routes=build_routes(), lifespan=lifespan,
-                    exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+                    exception_handlers=EXCEPTION_HANDLERS)
     app.state.settings = settings
     return app

@@ -55,7 +55,7 @@ def _job_param() -> dict[str, Any]:
 
 
 def _query_params(params_type: type) -> list[dict[str, Any]]:
-    (schema,), components = msgspec.json.schema_components([params_type])
+    _, components = msgspec.json.schema_components([params_type])
     props = components[params_type.__name__]["properties"]
     return [{"name": name, "in": "query", "required": False, "schema": prop}
             for name, prop in props.items()]

@@ -14,7 +14,14 @@ from ..errors import InvalidInput, JobStateConflict, ResultGone
 from ..jobs.models import Job, Status
 from ..jobs.supervisor import Supervisor
 from ..jobs.views import status_of
-from .ingest import Submission, check_media_type, media_type, params_dict, parse_submission, read_body
+from .ingest import (
+    Submission,
+    check_media_type,
+    media_type,
+    params_dict,
+    parse_submission,
+    read_body,
+)
 from .responses import JSON
 
 
@@ -64,7 +71,7 @@ async def submit_submission(request: Request, sub: Submission) -> Response:
         result = await sup.immediate(kind, params, sub.data)
         return JSON(_immediate_body(sub, result))
     job = await sup.submit(kind, params, sub.data, "; ".join(sub.warnings) or None)
-    body = {
+    body: dict[str, Any] = {
         "job_id": job.id, "status": "started",
         "message": f"{kind} job queued ({job.total_points} x {job.dims})",
         "total_points": job.total_points, "estimated_chunks": job.total_chunks,
@@ -159,7 +166,7 @@ async def resume(request: Request) -> Response:
 
 async def jobs(request: Request) -> Response:
     include_all = request.query_params.get("include", "") == "all"
-    listed = [status_of(j) for j in _sup(request).list(include_all)]
+    listed = [status_of(j) for j in _sup(request).list_jobs(include_all)]
     return JSON({"jobs": listed, "count": len(listed)})
 
 

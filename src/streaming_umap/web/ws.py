@@ -50,7 +50,7 @@ async def _send(ws: WebSocket, payload: bytes | str) -> bool:
         else:
             await asyncio.wait_for(ws.send_text(payload), timeout)
         return True
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("dropping a WebSocket subscriber that stopped reading")
         with contextlib.suppress(Exception):
             await asyncio.wait_for(ws.close(CLOSE_POLICY, "subscriber too slow"), 1.0)
