@@ -13,11 +13,12 @@ log = logging.getLogger(__name__)
 
 def _row_ticks(ax: Any, rows: list[int], log: bool = True) -> None:
     """Ticks at the measured sizes, written out (log axes otherwise show 1.1 x 10^3)."""
-    from matplotlib.ticker import NullLocator
+    from matplotlib.ticker import NullFormatter, NullLocator
 
-    ax.set_xticks(rows, [f"{r:,}" for r in rows], rotation=30 if len(rows) > 4 else 0)
     if log:
         ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(rows, [f"{r:,}" for r in rows], rotation=30 if len(rows) > 4 else 0)
 
 
 def _service(fig: dict[str, Any], plt: Any) -> Any:
@@ -70,7 +71,6 @@ def _chunks(fig: dict[str, Any], plt: Any) -> Any:
     if all(p["knn_s"] is not None for p in points):
         ax.semilogx(sizes, [p["knn_s"] for p in points], "s--", label="kNN stage")
     ax.axhline(fig["baseline"]["service_s"], color="grey", lw=0.8, label="default chunk size")
-    _row_ticks(ax, sizes)
     ax.set_xlabel("chunk size (rows)")
     ax.set_ylabel("seconds")
     ax.set_title(f"3. Chunk size ({fig['rows']:,} rows)")
@@ -78,8 +78,10 @@ def _chunks(fig: dict[str, Any], plt: Any) -> Any:
     mem.semilogx(sizes, [p["worker_growth_mib"] or 0 for p in points], "^:", color="tab:red",
                  label="worker +MiB")
     mem.set_ylabel("worker peak RSS growth, MiB")
-    ax.legend(loc="upper left")
-    mem.legend(loc="upper right")
+    _row_ticks(ax, sizes)
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="lower left")
+    mem.legend(loc="lower right")
     return figure
 
 
