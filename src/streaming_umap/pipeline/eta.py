@@ -210,11 +210,15 @@ class ProgressTracker:
         return self.finished
 
     def _speed(self) -> float:
+        """How much slower (>1) or faster than predicted this job runs, from its finished
+        stages, trusted in proportion to the share of the plan they cover: a short first
+        stage that ran 5x off says little about the layout that follows."""
         predicted = sum(p.seconds for p, _ in self.finished)
         actual = sum(s for _, s in self.finished)
         if predicted < 0.2 or actual <= 0:
             return 1.0
-        return min(5.0, max(0.2, actual / predicted))
+        share = min(1.0, predicted / max(sum(p.seconds for p in self.plan), 1e-9))
+        return float(min(5.0, max(0.2, actual / predicted)) ** share)
 
     def estimate(self, now: float) -> tuple[float, float]:
         """(progress percentage, ETA seconds), progress never decreasing."""
