@@ -75,7 +75,9 @@ def test_service_vs_library_is_a_ratio_of_the_same_run(smoke: SmokeRun) -> None:
     assert [s["rows"] for s in sizes] == list(PROFILES["smoke"].service_rows)
     for size in sizes:
         assert size["service_s"] > 0 and size["library_s"] > 0
-        assert size["ratio"] == pytest.approx(size["service_s"] / size["library_s"], rel=0.01)
+        # both times are rounded to 1 ms: allow for that on very short (GPU) runs
+        slack = 0.01 + 0.001 / size["library_s"]
+        assert size["ratio"] == pytest.approx(size["service_s"] / size["library_s"], rel=slack)
         job = size["job"]
         assert job["status"] == "completed"
         assert job["frame_types"]["snapshot"] == 1 and job["frame_types"]["completed"] == 1
