@@ -125,3 +125,21 @@ def test_results_expire_after_the_ttl(make_service: object) -> None:
         assert _status(c, job_id)["status"] == "completed"
     assert f"expired the result of job {job_id}" in svc.log_file.read_text()
     assert not (svc.data_dir / "jobs" / job_id).exists()
+
+
+def test_cancel_kills_a_worker_that_does_not_reach_a_checkpoint(svc: Service) -> None:
+    # Above 4096 rows the kNN is one NN-descent pass with no checkpoint inside, and this
+    # server's light warm-up did not compile it: the worker cannot answer for many seconds.
+    data, _ = labelled_mixture(6000, 16, seed=9)  # 96,000 values: under this server's limit
+    with svc.client() as c:
+        job_id = start_job(c, "umap", data)
+        wait_for(lambda: _status(c, job_id)["stage"] == "knn", timeout=60)
+        pid = next(p["pid"] for p in c.get("/health").json()["processes"] if p["job_id"] == job_id)
+        assert c.delete(f"/umap/streaming/cancel/{job_id}").json()["status"] == "cancelling"
+        final = wait_status(c, job_id, timeout=60)
+        assert final["status"] == "cancelled" and "worker stopped" in str(final["error"])
+        processes = c.get("/health").json()["processes"]
+        assert pid not in {p["pid"] for p in processes}
+        assert sum(1 for p in processes if p["role"] == "job") == 1
+    log = svc.log_file.read_text()
+    assert f"job {job_id}: worker pid {pid} did not stop within 1.0 s; killing it" in log
