@@ -171,8 +171,9 @@ def test_job_commands_and_their_exit_codes(service: Service, mixture: tuple[Path
         assert code == Exit.NOT_FOUND and "no-such-job" in err and out == ""
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_cancels_the_job_and_exits_130(service: Service, mixture: tuple[Path, np.ndarray],
-                                              tmp_path: Path) -> None:
+                                              tmp_path: Path, signum: signal.Signals) -> None:
     out = tmp_path / "never.npy"
     proc = subprocess.Popen(
         [sys.executable, "-m", "streaming_umap.cli", "run", str(mixture[0]), "--out", str(out),
@@ -188,7 +189,7 @@ def test_ctrl_c_cancels_the_job_and_exits_130(service: Service, mixture: tuple[P
             while client.job(job_id).status().stage != "layout":
                 assert time.monotonic() < deadline, "the job never reached its layout stage"
                 time.sleep(0.1)
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signum)
             stdout, stderr = proc.communicate(timeout=60)
             assert proc.returncode == Exit.INTERRUPTED, stderr
             assert f"job {job_id} cancelled" in stderr and stdout == ""

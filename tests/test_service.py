@@ -193,7 +193,7 @@ def test_socket_actions_pause_resume_cancel(service: Service) -> None:
             send(json.dumps({"action": "pause"}))
         elif frame["type"] == "paused" and len(sent) == 2:
             send(json.dumps({"action": "resume"}))
-        elif frame["type"] == "ack" and frame["action"] == "resume":
+        elif frame["type"] == "resumed" and len(sent) == 3:  # not at the ack: it precedes the resume
             send(json.dumps({"action": "cancel"}))
 
     seen = frames(service.ws_url, job_id, timeout=120, on_frame=act)

@@ -20,7 +20,7 @@ Exit codes (scripts may rely on them):
     3    the server cannot be reached (or the local service did not start)
     4    no such job, or the job is in the wrong state (404, 409, 410)
     5    the server is busy or broken (429 queue full, 503, 500)
-    130  interrupted by Ctrl-C; ``run`` cancels its job on the server first
+    130  interrupted by Ctrl-C or SIGTERM; ``run`` cancels its job on the server first
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import enum
 import importlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -77,9 +78,17 @@ def _server(args: argparse.Namespace) -> str:
     return check_url(str(args.server or os.environ.get(ENV_URL) or DEFAULT_URL))
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _run(args: argparse.Namespace) -> int:
+    """``run`` cancels its job on Ctrl-C and on SIGTERM (``timeout``, a scheduler), also
+    when started from a shell that set SIGINT to be ignored (background jobs in scripts)."""
     from ._cli.run import command
 
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     return command(args)
 
 

@@ -112,9 +112,10 @@ class SubmitResponse(Struct, kw_only=True, omit_defaults=False):
     centers: list[list[float]] | None = None
 
 
-class JobStatus(Struct, kw_only=True):
+class Progress(Struct, kw_only=True):
+    """The progress fields every status body and every WebSocket frame carries."""
+
     job_id: str
-    kind: JobKind
     status: StatusName
     stage: str
     total_points: int
@@ -125,6 +126,10 @@ class JobStatus(Struct, kw_only=True):
     estimated_completion: float | None
     eta_seconds: float | None
     processing_time: float
+
+
+class JobStatus(Progress, kw_only=True):
+    kind: JobKind
     result: dict[str, Any] | None
     error: str | None
     warning: str | None
@@ -187,7 +192,7 @@ class ErrorBody(Struct):
     row: int | None = None
 
 
-class Frame(Struct, kw_only=True):
+class Frame(Progress, kw_only=True):
     """One WebSocket frame (server to client). Documented in docs/API.md."""
 
     type: Literal[
@@ -195,17 +200,6 @@ class Frame(Struct, kw_only=True):
         "ack", "error", "layout",
     ]
     seq: int
-    job_id: str
-    status: StatusName
-    stage: str
-    total_points: int
-    processed_points: int
-    current_chunk: int
-    total_chunks: int
-    progress_percentage: float
-    estimated_completion: float | None
-    eta_seconds: float | None
-    processing_time: float
     timestamp: float
 
 

@@ -35,7 +35,7 @@ from ..pipeline.checkpoint import Checkpoint, NullCheckpoint
 from ..pipeline.eta import default_epochs
 from ..pipeline.gpu_memory import EXACT_KNN_MAX_ROWS, clamp_neighbors, nnd_clusters, uses_exact_knn
 from ..pipeline.knn import chunk_count
-from ..pipeline.umap_cpu import MIN_ROWS_FOR_UMAP, adjusted_neighbors, pca_layout
+from ..pipeline.umap_cpu import adjusted_neighbors, tiny_layout
 from ..schemas import UMAPParams
 from ._gpu_errors import classify
 from .base import RunOptions, UMAPOutput
@@ -216,15 +216,9 @@ def run_umap_gpu(
 ) -> UMAPOutput:
     rows, dims = data.shape
     k, notes = adjusted_neighbors(rows, params)
-    if rows < MIN_ROWS_FOR_UMAP:
-        notes.append(
-            f"UMAP needs at least {MIN_ROWS_FOR_UMAP} rows, {rows} given: "
-            "returned the rows' PCA coordinates instead"
-        )
-        cp.stage("layout", 1)
-        embedding = pca_layout(data, params.n_components)
-        cp.advance(1, processed_points=rows)
-        return UMAPOutput(embedding, notes)
+    tiny = tiny_layout(data, params, cp, notes)
+    if tiny is not None:
+        return tiny
 
     n_epochs = params.n_epochs or default_epochs(rows)
     exact = uses_exact_knn(rows, params.metric)

@@ -39,6 +39,23 @@ def pca_layout(data: np.ndarray, n_components: int) -> np.ndarray:
     return out
 
 
+def tiny_layout(
+    data: np.ndarray, params: UMAPParams, cp: Checkpoint, notes: list[str]
+) -> UMAPOutput | None:
+    """The layout of an input too small for UMAP (both backends), or None."""
+    rows = data.shape[0]
+    if rows >= MIN_ROWS_FOR_UMAP:
+        return None
+    notes.append(
+        f"UMAP needs at least {MIN_ROWS_FOR_UMAP} rows, {rows} given: "
+        "returned the rows' PCA coordinates instead"
+    )
+    cp.stage("layout", 1)
+    embedding = pca_layout(data, params.n_components)
+    cp.advance(1, processed_points=rows)
+    return UMAPOutput(embedding, notes)
+
+
 def run_umap(
     data: np.ndarray, params: UMAPParams, cp: Checkpoint, options: RunOptions
 ) -> UMAPOutput:
@@ -46,15 +63,9 @@ def run_umap(
 
     rows = data.shape[0]
     k, notes = adjusted_neighbors(rows, params)
-    if rows < MIN_ROWS_FOR_UMAP:
-        notes.append(
-            f"UMAP needs at least {MIN_ROWS_FOR_UMAP} rows, {rows} given: "
-            "returned the rows' PCA coordinates instead"
-        )
-        cp.stage("layout", 1)
-        embedding = pca_layout(data, params.n_components)
-        cp.advance(1, processed_points=rows)
-        return UMAPOutput(embedding, notes)
+    tiny = tiny_layout(data, params, cp, notes)
+    if tiny is not None:
+        return tiny
 
     seconds: dict[str, float] = {}
     started = time.perf_counter()
