@@ -17,7 +17,14 @@ import numpy as np
 from .errors import ConnectionError, NotFound, StreamingUMAPClientError, check
 from .models import ClusterOptions, ClusterResult, ControlReply, Frame, JobStatus, UMAPOptions
 from .progress import ProgressBar
-from .sync import DEFAULT_URL, POLL_RETRIES, SocketLost, Transport, raise_for_end, remaining
+from .sync import (
+    DEFAULT_URL,
+    POLL_RETRIES,
+    ClientSettings,
+    SocketLost,
+    raise_for_end,
+    remaining,
+)
 from .wire import (
     API,
     Follower,
@@ -40,21 +47,11 @@ async def _stream(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         yield chunk
 
 
-class AsyncClient:
+class AsyncClient(ClientSettings):
     """The asyncio twin of :class:`~streaming_umap.client.Client` (same arguments)."""
 
-    def __init__(self, url: str = DEFAULT_URL, *, timeout: float = 300.0,
-                 transport: Transport = "auto", poll_interval: float = 0.5,
-                 ws_url: str | None = None, headers: dict[str, str] | None = None) -> None:
-        if transport not in ("auto", "poll"):
-            raise ValueError(f"transport must be 'auto' or 'poll', found {transport!r}")
-        self.url = url.rstrip("/")
-        self.ws_url = (ws_url or ws_base(self.url)).rstrip("/")
-        self.transport: Transport = transport
-        self.poll_interval = poll_interval
-        self.open_timeout = min(10.0, timeout)
-        self._http = httpx.AsyncClient(base_url=self.url, headers=headers,
-                                       timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)))
+    def _open_http(self, **options: Any) -> None:
+        self._http = httpx.AsyncClient(**options)
 
     def __repr__(self) -> str:
         return f"AsyncClient({self.url!r}, transport={self.transport!r})"

@@ -66,14 +66,8 @@ def raise_for_end(frame: Frame) -> Frame:
     return frame
 
 
-class Client:
-    """A connection to one streaming-umap service.
-
-    ``transport="poll"`` never opens a WebSocket; ``"auto"`` (default) follows jobs over
-    the socket and falls back to polling ``/status`` every ``poll_interval`` seconds when
-    it cannot open or drops. ``ws_url`` overrides the socket's base (``ws://host:port``).
-    ``timeout`` bounds each HTTP request (uploads and immediate answers included).
-    """
+class ClientSettings:
+    """Where the service is and how to follow jobs: what Client and AsyncClient share."""
 
     def __init__(self, url: str = DEFAULT_URL, *, timeout: float = 300.0,
                  transport: Transport = "auto", poll_interval: float = 0.5,
@@ -85,8 +79,24 @@ class Client:
         self.transport: Transport = transport
         self.poll_interval = poll_interval
         self.open_timeout = min(10.0, timeout)
-        self._http = httpx.Client(base_url=self.url, headers=headers,
-                                  timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)))
+        self._open_http(base_url=self.url, headers=headers,
+                        timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)))
+
+    def _open_http(self, **options: Any) -> None:
+        raise NotImplementedError
+
+
+class Client(ClientSettings):
+    """A connection to one streaming-umap service.
+
+    ``transport="poll"`` never opens a WebSocket; ``"auto"`` (default) follows jobs over
+    the socket and falls back to polling ``/status`` every ``poll_interval`` seconds when
+    it cannot open or drops. ``ws_url`` overrides the socket's base (``ws://host:port``).
+    ``timeout`` bounds each HTTP request (uploads and immediate answers included).
+    """
+
+    def _open_http(self, **options: Any) -> None:
+        self._http = httpx.Client(**options)
 
     def __repr__(self) -> str:
         return f"Client({self.url!r}, transport={self.transport!r})"
