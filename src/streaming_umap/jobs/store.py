@@ -53,6 +53,17 @@ CREATE TABLE IF NOT EXISTS cost_model (
 """
 
 
+def save_npy(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` to ``path`` all or nothing: a temporary name, flushed to disk,
+    then renamed (recovery trusts that a file under its real name is complete)."""
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, array)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 class JobStore:
     """Persistence for jobs. All methods are short; call them from any one thread
     at a time (the lock makes concurrent calls safe, not fast)."""
@@ -73,7 +84,7 @@ class JobStore:
     def save(self, job: Job) -> None:
         values = []
         for name in _COLUMNS:
-            value = getattr(job, "progress" if name == "progress" else name)
+            value = getattr(job, name)
             if name == "status":
                 value = job.status.value
             elif name in _JSON_COLUMNS:
@@ -142,10 +153,7 @@ class JobStore:
         folder = self.job_dir(job_id)
         folder.mkdir(parents=True, exist_ok=True)
         path = self.input_path(job_id)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            np.save(fh, np.ascontiguousarray(data, dtype=np.float32))
-        os.replace(tmp, path)
+        save_npy(path, np.ascontiguousarray(data, dtype=np.float32))
         return path
 
     def remove_input(self, job_id: str) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import DeviceFault, DeviceOutOfMemory, InvalidInput, JobCancelled
 from . import protocol as msg
+from .store import save_npy
 
 log = logging.getLogger(__name__)
 
@@ -158,15 +159,6 @@ def load_backend(choice: str, cfg: WorkerConfig) -> Any:
     return CPUBackend()
 
 
-def _write_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as fh:
-        np.save(fh, array)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def _options(job: msg.RunJob | msg.RunImmediate) -> Any:
     from ..backends.base import RunOptions
 
@@ -195,12 +187,12 @@ def run_job(backend: Any, link: Link, job: msg.RunJob) -> bool:
         cp.stage("write", 1)
         summary: dict[str, Any] = {"n_rows": int(data.shape[0])}
         if job.kind == "umap":
-            _write_npy(out_dir / "embedding.npy", out.embedding)
+            save_npy(out_dir / "embedding.npy", out.embedding)
             summary["n_components"] = int(out.embedding.shape[1])
         else:
-            _write_npy(out_dir / "labels.npy", out.labels.astype(np.int32))
+            save_npy(out_dir / "labels.npy", out.labels.astype(np.int32))
             if out.centers is not None:
-                _write_npy(out_dir / "centers.npy", out.centers.astype(np.float32))
+                save_npy(out_dir / "centers.npy", out.centers.astype(np.float32))
             summary.update(n_clusters=out.n_clusters, noise_points=out.noise_points,
                            has_centers=out.centers is not None)
         cp.advance(1)

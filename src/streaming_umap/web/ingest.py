@@ -15,7 +15,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 import numpy as np
 from starlette.requests import Request
 
@@ -245,6 +244,3 @@ def cross_check(sub: Submission) -> list[str]:
             )
     return notes
 
-
-def params_dict(params: UMAPParams | ClusterParams) -> dict[str, Any]:
-    return msgspec.structs.asdict(params)

@@ -14,11 +14,11 @@ from ..errors import InvalidInput, JobStateConflict, ResultGone
 from ..jobs.models import Job, Status
 from ..jobs.supervisor import Supervisor
 from ..jobs.views import status_of
+from ..schemas import params_to_dict
 from .ingest import (
     Submission,
     check_media_type,
     media_type,
-    params_dict,
     parse_submission,
     read_body,
 )
@@ -66,7 +66,7 @@ async def submit(request: Request, kind: str) -> Response:
 async def submit_submission(request: Request, sub: Submission) -> Response:
     """Answer at once for small inputs; queue a job for the rest."""
     sup, kind = _sup(request), sub.kind
-    params = params_dict(sub.params)
+    params = params_to_dict(sub.params)
     if sub.data.shape[0] < request.app.state.settings.immediate_threshold:
         result = await sup.immediate(kind, params, sub.data)
         return JSON(_immediate_body(sub, result))
