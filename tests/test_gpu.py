@@ -135,10 +135,27 @@ def test_memory_model_terms_grow_with_the_job() -> None:
     assert gm.WORKSPACE_BYTES < small < big
     terms = gm.estimate_terms("umap", 100_000, 512, {"n_neighbors": 15, "chunk_size": 1000})
     assert terms["input"] == 100_000 * 512 * 4
-    assert terms["knn chunk"] == 1000 * 100_000 * 4  # 100 chunks: one per call
+    assert terms["knn chunk"] == gm.KNN_TILE_BYTES  # 10k query rows x 100k: cuVS tiles it
     assert terms["knn result"] == 100_000 * 15 * 12
+    # the peak is the larger phase: kNN (input, chunk, result) or layout (input, result, graph, embedding)
+    knn_phase = terms["input"] + terms["knn chunk"] + terms["knn result"]
+    assert gm.peak_bytes(terms) == max(knn_phase, terms["input"] + terms["knn result"] + terms["graph"]
+                                       + terms["embedding"]) + gm.WORKSPACE_BYTES
+    assert gm.estimate_job_bytes("umap", 100_000, 512, {"n_neighbors": 15}) == int(
+        gm.SAFETY * (knn_phase + gm.WORKSPACE_BYTES))
     assert gm.estimate_job_bytes("umap", 50, 8, {"n_neighbors": 200}) == pytest.approx(
-        gm.SAFETY * sum(gm.estimate_terms("umap", 50, 8, {"n_neighbors": 49}).values()), rel=1e-6)
+        gm.SAFETY * gm.peak_bytes(gm.estimate_terms("umap", 50, 8, {"n_neighbors": 49})), rel=1e-6)
+    # calibration points measured on an H200 (worker RMM peaks): the model stays above them
+    for kind, rows, dims, params, peak_gib in (
+            ("umap", 1_000_000, 512, {"metric": "cosine"}, 1.75),
+            ("umap", 300_000, 512, {"metric": "cosine"}, 0.66),
+            ("umap", 100_000, 512, {"metric": "cosine"}, 0.29),
+            ("cluster", 1_000_000, 2, {"algorithm": "hdbscan", "min_samples": 10}, 1.38),
+            ("cluster", 100_000, 2, {"algorithm": "hdbscan", "min_samples": 10}, 0.40)):
+        modelled = gm.estimate_job_bytes(kind, rows, dims, params) / GiB
+        assert peak_gib <= modelled, (kind, rows)
+        if rows >= 300_000:  # and within 1.5x of the larger ones (no longer 3.4x for 1M x 512)
+            assert modelled <= 1.5 * peak_gib, (kind, rows, modelled)
     for algorithm in ("kmeans", "dbscan", "hdbscan"):
         assert gm.estimate_job_bytes("cluster", 100_000, 64, {"algorithm": algorithm}) > 100_000 * 64 * 4
     with pytest.raises(ValueError, match="kind must be"):
@@ -151,15 +168,23 @@ def test_knn_path_and_batches_follow_the_documented_thresholds() -> None:
     assert gm.uses_exact_knn(5_000_000, "manhattan")  # NN-descent lacks it
     for rows, metric in ((150_000, "cosine"), (150_001, "euclidean"), (10**9, "chebyshev")):
         assert (rows <= gm.gpu_exact_max_rows(metric)) == gm.uses_exact_knn(rows, metric)
-    assert gm.knn_batch_rows(100_000, 1000) == 1000
-    assert gm.knn_batch_rows(1_000_000, 1000) == 5000  # at most MAX_KNN_CALLS calls
+    assert gm.knn_batch_rows(100_000, 1000) == 10_000  # KNN_CALLS calls
+    assert gm.knn_batch_rows(10_000, 1000) == 10_000  # one call: MIN_KNN_BATCH_ROWS
+    assert gm.knn_batch_rows(25_000, 1000) == 13_000  # two even calls of whole chunks
+    assert gm.knn_batch_rows(150_000, 1000, 512) == 15_000
+    assert gm.knn_batch_rows(150_000, 1000, 4096) == 4000  # KNN_CALL_WORK caps a call
+    assert gm.knn_batch_rows(1_000_000, 1000, 512) == 4000
+    assert gm.knn_batch_rows(1_000_000, 1000, 512) * 1_000_000 * 512 <= gm.KNN_CALL_WORK * 1.03
     assert gm.knn_batch_rows(300, 1000) == 300
+    assert gm.knn_batch_rows(100_000, 7) % 7 == 0
     assert gm.nnd_clusters(1_000_000, 512, 15, 2, budget_bytes=None) == 1
     assert gm.nnd_clusters(1_000_000, 512, 15, 2, budget_bytes=80 * GiB) == 1
-    batched = gm.nnd_clusters(20_000_000, 512, 15, 2, budget_bytes=70 * GiB)
-    assert batched >= 4
-    assert gm.estimate_terms("umap", 20_000_000, 512, {"metric": "cosine"}, budget_bytes=70 * GiB)[
-        "input"] < 20_000_000 * 512 * 4
+    # NN-descent's half-precision rows of 5M x 4096 (41 GB) do not fit in 30 GiB: batched
+    batched = gm.nnd_clusters(5_000_000, 4096, 15, 2, budget_bytes=30 * GiB)
+    assert batched == 4
+    terms = gm.estimate_terms("umap", 5_000_000, 4096, {"metric": "cosine"}, budget_bytes=30 * GiB)
+    assert terms["nn-descent input"] == 5_000_000 * 4096 * 2 // 2  # 2 of the 4 clusters at once
+    assert gm.estimate_job_bytes("umap", 5_000_000, 4096, {"metric": "cosine"}, 30 * GiB) <= 30 * GiB
 
 
 def test_admission_runs_waits_or_refuses_with_the_numbers() -> None:
@@ -279,7 +304,9 @@ class TestBackend:
         assert out.embedding.shape == (20_000, 2) and out.embedding.dtype == np.float32
         assert np.isfinite(out.embedding).all() and out.warnings == []
         assert cp.stages == [("knn", 20), ("graph", 1), ("layout", 200)]
-        assert cp.done("knn") == list(range(1, 21))
+        # one checkpoint per cuVS call of knn_batch_rows (10k) rows, counted in 1000-row chunks
+        assert gm.knn_batch_rows(20_000, 1000, 32) == 10_000
+        assert cp.done("knn") == [10, 20]
         knn_last = [c for s, _, c in cp.advances if s == "knn"][-1]
         assert knn_last == {"processed_points": 20_000, "current_chunk": 20, "total_chunks": 20}
         epochs = cp.epochs()
@@ -322,11 +349,11 @@ class TestBackend:
         assert np.isfinite(out.embedding).all()
 
     def test_cancel_during_knn_stops_at_the_chunk(self, backend: Any) -> None:
-        data, _ = labelled_mixture(20_000, 32, seed=7)
-        cp = Recorder(cancel_when=lambda stage, done: stage == "knn" and done >= 3)
+        data, _ = labelled_mixture(100_000, 32, seed=7)  # 10 calls of 10k rows (10 chunks each)
+        cp = Recorder(cancel_when=lambda stage, done: stage == "knn" and done >= 30)
         with pytest.raises(JobCancelled):
             backend.umap(data, UMAPParams(), cp, OPTIONS)
-        assert cp.done("knn") == [1, 2, 3] and [s for s, _ in cp.stages] == ["knn"]
+        assert cp.done("knn") == [10, 20, 30] and [s for s, _ in cp.stages] == ["knn"]
 
     def test_cancel_during_layout_discards_and_stays_silent(self, backend: Any) -> None:
         data, _ = labelled_mixture(20_000, 32, seed=8)
@@ -482,7 +509,7 @@ class TestService:
         assert (default["epoch"], default["total_epochs"]) == (200, 200)
 
     def test_pause_and_cancel_during_knn_and_layout(self, gpu_service: Service) -> None:
-        # 150k x 512 with 100-row chunks: ~1 s of kNN in 200 calls, then a long layout
+        # 150k x 512 with 100-row chunks: ~1 s of kNN in 10 calls of 15k rows, then a long layout
         data = np.random.default_rng(13).random((150_000, 512), dtype=np.float32)
         with gpu_service.client() as c:
             pids = _pids(gpu_service)

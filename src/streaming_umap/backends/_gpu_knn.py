@@ -2,9 +2,9 @@
 
 cuML's ``NearestNeighbors(algorithm="brute")`` (cuVS brute force, tiled inside) is
 fitted once on all rows on the device and queried ``batch`` rows at a time
-(:func:`~streaming_umap.pipeline.gpu_memory.knn_batch_rows`: ``chunk_size`` rows, or a
-multiple of it so that a job makes at most 200 calls). Progress counts ``chunk_size``
-chunks, as the CPU backend and ``total_chunks`` do.
+(:func:`~streaming_umap.pipeline.gpu_memory.knn_batch_rows`: about ten calls of at
+least 10k rows, since each call has a fixed cost). Progress counts ``chunk_size``
+chunks, as the CPU backend and ``total_chunks`` do: one call advances several.
 
 Cosine is computed as squared euclidean distance between unit rows, halved
 (``|a-b|^2 = 2 - 2 cos`` for unit vectors): the same value as cuML's cosine, without
@@ -67,13 +67,16 @@ def self_first(indices: Any, distances: Any, first_row: int) -> tuple[Any, Any]:
 
 
 def exact_knn_gpu(
-    data: np.ndarray, k: int, metric: str, chunk_size: int, cp: Checkpoint
+    data: np.ndarray, k: int, metric: str, chunk_size: int, cp: Checkpoint,
+    batch: int | None = None,
 ) -> tuple[Any, Any, Any]:
     """Exact kNN of ``data`` against itself on the device.
 
     Returns ``(rows on the device, indices int64, distances float32)``, all CuPy; the
     rows are unit-scaled for cosine. Checkpoint after every batch (JobCancelled
     propagates from ``cp.advance``: nothing of cuML's is on the stack then).
+    ``batch``: query rows per call (default :func:`knn_batch_rows`; the benchmark
+    varies it).
     """
     import cupy
     from cuml.neighbors import NearestNeighbors
@@ -89,7 +92,7 @@ def exact_knn_gpu(
     indices = cupy.empty((rows, k), dtype=cupy.int64)
     distances = cupy.empty((rows, k), dtype=cupy.float32)
     total = max(1, math.ceil(rows / chunk_size))
-    batch = knn_batch_rows(rows, chunk_size)
+    batch = batch or knn_batch_rows(rows, chunk_size, data.shape[1])
     for start in range(0, rows, batch):
         stop = min(rows, start + batch)
         dist, idx = index.kneighbors(x[start:stop], n_neighbors=k)
@@ -102,5 +105,71 @@ def exact_knn_gpu(
     if metric == "cosine":
         distances *= 0.5
         cupy.maximum(distances, 0.0, out=distances)
+    del index
+    return x, indices, distances
+
+
+def _squared_distances(x: Any, start: int, indices: Any, block: int = 8192) -> Any:
+    """Squared euclidean distances from rows ``start:start+len(indices)`` of ``x`` to
+    their neighbours ``indices``, computed directly (not taken from the index)."""
+    import cupy
+
+    out = cupy.empty(indices.shape, dtype=cupy.float32)
+    for lo in range(0, indices.shape[0], block):
+        hi = min(indices.shape[0], lo + block)
+        diff = x[indices[lo:hi]] - x[start + lo:start + hi, None, :]
+        out[lo:hi] = cupy.einsum("qkd,qkd->qk", diff, diff)
+    return out
+
+
+def ivf_knn_gpu(
+    data: np.ndarray, k: int, metric: str, chunk_size: int, cp: Checkpoint,
+    n_lists: int | None = None, n_probes: int | None = None, batch: int | None = None,
+) -> tuple[Any, Any, Any]:
+    """Approximate kNN by an IVF-Flat index (cuVS, through cuML's
+    ``NearestNeighbors(algorithm="ivfflat")``), queried in batches like
+    :func:`exact_knn_gpu`, so each batch is a checkpoint. Euclidean and cosine only.
+
+    Not on the job path yet: the GPU benchmark measures its speed and recall against
+    cuML's NN-descent, which the backend uses above EXACT_KNN_MAX_ROWS and which reports
+    no progress. Distances are recomputed from the rows (the index's own distances
+    follow cuVS's conventions per metric); rows come back sorted, the row itself first.
+    """
+    import cupy
+    from cuml.neighbors import NearestNeighbors
+
+    if metric not in ("euclidean", "cosine"):
+        raise ValueError(f"IVF-Flat kNN supports euclidean and cosine, not {metric!r}")
+    rows, dims = data.shape
+    x = cupy.asarray(np.ascontiguousarray(data, dtype=np.float32))
+    if metric == "cosine":
+        x = unit_rows(x)
+    n_lists = n_lists or max(1, min(rows // 256, int(4 * math.sqrt(rows))))
+    n_probes = min(n_lists, n_probes or max(1, n_lists // 32))
+    index = NearestNeighbors(n_neighbors=k, algorithm="ivfflat", metric="euclidean",
+                             algo_params={"nlist": n_lists, "nprobe": n_probes},
+                             output_type="cupy").fit(x)
+    indices = cupy.empty((rows, k), dtype=cupy.int64)
+    distances = cupy.empty((rows, k), dtype=cupy.float32)
+    total = max(1, math.ceil(rows / chunk_size))
+    batch = batch or knn_batch_rows(rows, chunk_size, dims, brute=False)
+    for start in range(0, rows, batch):
+        stop = min(rows, start + batch)
+        _, idx = index.kneighbors(x[start:stop], n_neighbors=k)
+        idx = cupy.asarray(idx, dtype=cupy.int64)
+        idx = cupy.where(idx < 0, cupy.arange(start, stop, dtype=cupy.int64)[:, None], idx)  # unfilled slots
+        dist = _squared_distances(x, start, idx)
+        order = cupy.argsort(dist, axis=1)
+        idx, dist = self_first(cupy.take_along_axis(idx, order, axis=1),
+                               cupy.take_along_axis(dist, order, axis=1), start)
+        indices[start:stop] = idx
+        distances[start:stop] = dist
+        done = total if stop == rows else stop // chunk_size
+        cp.advance(done, processed_points=stop, current_chunk=done, total_chunks=total)
+    cupy.maximum(distances, 0.0, out=distances)
+    if metric == "cosine":
+        distances *= 0.5  # |a-b|^2 = 2 - 2 cos for unit rows
+    else:
+        cupy.sqrt(distances, out=distances)
     del index
     return x, indices, distances

@@ -4,32 +4,43 @@ Importable in the server process (no cupy, no cuml), so the route that accepts a
 and the supervisor that dispatches it can decide *before* a worker touches the GPU.
 
 The model (bytes; n rows, d dims, k neighbours after clamping, c components,
-q query rows per kNN call)::
+q query rows per kNN call, see :func:`knn_batch_rows`)::
 
     umap, exact kNN (chunked brute force, n <= EXACT_KNN_MAX_ROWS or a metric
     NN-descent lacks):
         input        n*d*4            the rows on the device (cosine: the unit rows)
-        knn chunk    q*n*4            one query batch's distance block (an upper bound:
-                                      cuVS tiles it)
+        knn chunk    min(q*n*4, 1 GiB) one query batch's distances (cuVS tiles the
+                                      block, so it never holds all of q*n at once)
         knn result   n*k*12           int64 indices + float32 distances
         graph        n*k*96           fuzzy simplicial set COO (row, col, value),
                                       symmetrised (2nk edges), ~2 copies in flight,
                                       plus per-edge epoch bookkeeping of the layout
         embedding    n*c*8            embedding + update buffer
         workspace    256 MiB          cuBLAS/cuVS/Lanczos scratch
-    umap, NN-descent (cuML's own kNN, larger n):
-        input        n*d*4 / b        b = knn_n_clusters / knn_overlap_factor (1 unless
+    umap, NN-descent (cuML's own kNN, larger n; the rows stay on the host):
+        input        n*d*2 / b        NN-descent's half-precision copy of the rows;
+                                      b = knn_n_clusters / knn_overlap_factor (1 unless
                                       batched; see :func:`nnd_clusters`)
-        knn chunk    n*192*8 / b      NN-descent graphs (degree 64 + intermediate 128)
+        knn chunk    n*64*8 / b       NN-descent's graph (degree 64, index + distance)
         knn result, graph, embedding, workspace as above
     cluster:
         kmeans       n*d*4 + n*K*4 + K*d*8 + n*8 + 256 MiB
         dbscan       n*d*4 + n*16 + min(n*n, 1 GiB batch) + 256 MiB
-        hdbscan      n*d*4 + n*m*12 + n*96 + 256 MiB     (m = min_samples)
+        hdbscan      n*d*4 + n*m*12 + n*1024 + 256 MiB     (m = min_samples)
 
-Everything is multiplied by SAFETY (1.15). The CUDA context itself (~0.5 GiB per
-worker process) is outside any job and is taken off the device's total by
-:func:`device_budget`.
+A UMAP job's peak is the larger of its two phases plus the workspace: the kNN phase
+(input, knn chunk, knn result) and the layout phase (knn result, graph, embedding, and
+the input where it stays on the device, i.e. on the exact path); see
+:func:`peak_bytes`. Everything is multiplied by SAFETY (1.15). The CUDA context
+itself (~0.5 GiB per worker process) is outside any job and is taken off the device's
+total by :func:`device_budget`.
+
+Calibration (worker's RMM peak on an H200, cuML 26.10, 512 dims, k=15;
+``benchmarks/results/gpu-2026-11-26-h200``): UMAP by NN-descent peaked at 0.66 GiB
+(300k rows) and 1.75 GiB (1M), which this model puts at 0.81 and 2.04 GiB; HDBSCAN on
+a 2-d layout peaked at 0.40 GiB (100k) and 1.38 GiB (1M), modelled 0.41 and 1.52 GiB.
+The exact path is over-estimated (100k: 0.29 GiB peak), because the kNN chunk term is
+an upper bound on cuVS's tiles.
 """
 
 from __future__ import annotations
@@ -52,8 +63,19 @@ DEVICE_RESERVE = 0.05  # of the total, never handed to jobs (driver, fragmentati
 # kNN + graph). Both scale with d, so the crossover is in rows alone.
 EXACT_KNN_MAX_ROWS = 150_000
 NND_METRICS = ("euclidean", "cosine")
-NND_GRAPH_BYTES_PER_ROW = (64 + 128) * 8
-MAX_KNN_CALLS = 200  # query batches per job at most (each is one cuVS call)
+NND_GRAPH_BYTES_PER_ROW = 64 * 8
+NND_INPUT_BYTES_PER_VALUE = 2  # NN-descent works on a half-precision copy of the rows
+KNN_TILE_BYTES = GiB  # the most one kNN call's distance tiles are modelled to hold
+HDBSCAN_BYTES_PER_ROW = 1024  # mutual reachability graph, spanning tree, condensed tree
+
+# kNN query batches. Each cuVS call costs a few ms beyond its arithmetic: on an H200,
+# 100k x 512 took 1.0 s in 100 calls of 1000 rows and 0.56 s in 10 calls of 10k. So a
+# job makes about KNN_CALLS calls of at least MIN_KNN_BATCH_ROWS rows, and no call does
+# more than KNN_CALL_WORK multiply-adds (about 0.1 s), which keeps a cancel and the
+# progress of a large exact job (a metric NN-descent lacks) prompt.
+KNN_CALLS = 10
+MIN_KNN_BATCH_ROWS = 10_000
+KNN_CALL_WORK = 2 * 10**12
 
 Verdict = Literal["run", "wait", "never"]
 
@@ -73,13 +95,21 @@ def gpu_exact_max_rows(metric: str) -> int:
     return EXACT_KNN_MAX_ROWS if metric in NND_METRICS else 1 << 62
 
 
-def knn_batch_rows(rows: int, chunk_size: int) -> int:
-    """Query rows per cuVS call: ``chunk_size``, or a multiple of it so that a job
-    makes at most MAX_KNN_CALLS calls (progress still counts ``chunk_size`` chunks)."""
-    chunk_size = max(1, int(chunk_size))
-    chunks = max(1, math.ceil(rows / chunk_size))
-    per_call = max(1, math.ceil(chunks / MAX_KNN_CALLS))
-    return min(rows, chunk_size * per_call) if rows else chunk_size
+def knn_batch_rows(rows: int, chunk_size: int, dims: int = 512, *, brute: bool = True) -> int:
+    """Query rows per cuVS call: a whole number of ``chunk_size`` chunks, about
+    ``rows / KNN_CALLS`` but at least MIN_KNN_BATCH_ROWS, and (brute force) at most
+    KNN_CALL_WORK multiply-adds per call; the calls are evened out. Progress still
+    counts ``chunk_size`` chunks."""
+    chunk = max(1, int(chunk_size))
+    rows = int(rows)
+    if rows <= 0:
+        return chunk
+    want = max(math.ceil(rows / KNN_CALLS), MIN_KNN_BATCH_ROWS)
+    cap = KNN_CALL_WORK // max(1, rows * max(1, int(dims))) if brute else want
+    batch = max(chunk, math.ceil(min(want, cap) / chunk) * chunk)
+    calls = max(1, round(rows / batch))
+    batch = math.ceil(math.ceil(rows / calls) / chunk) * chunk
+    return min(rows, batch)
 
 
 def nnd_clusters(rows: int, dims: int, k: int, n_components: int, budget_bytes: int | None) -> int:
@@ -92,7 +122,7 @@ def nnd_clusters(rows: int, dims: int, k: int, n_components: int, budget_bytes: 
     for clusters in (1, 4, 8, 16, 32, 64, 128, 256):
         share = 1.0 if clusters == 1 else 2.0 / clusters
         need = _umap_terms(rows, dims, k, n_components, exact=False, batch=0, share=share)
-        if sum(need.values()) * SAFETY <= budget_bytes:
+        if peak_bytes(need) * SAFETY <= budget_bytes:
             return clusters
     return 256
 
@@ -102,19 +132,32 @@ def _umap_terms(
 ) -> dict[str, int]:
     n = rows
     if exact:
-        knn_chunk = batch * n * 4
-        data = n * dims * 4
+        knn = {"input": n * dims * 4, "knn chunk": min(batch * n * 4, KNN_TILE_BYTES)}
     else:
-        knn_chunk = int(n * NND_GRAPH_BYTES_PER_ROW * share)
-        data = int(n * dims * 4 * share)
+        knn = {"nn-descent input": int(n * dims * NND_INPUT_BYTES_PER_VALUE * share),
+               "nn-descent graph": int(n * NND_GRAPH_BYTES_PER_ROW * share)}
     return {
-        "input": data,
-        "knn chunk": knn_chunk,
+        **knn,
         "knn result": n * k * 12,
         "graph": n * k * 96,
         "embedding": n * n_components * 8,
         "workspace": WORKSPACE_BYTES,
     }
+
+
+KNN_PHASE = ("input", "knn chunk", "nn-descent input", "nn-descent graph", "knn result")
+LAYOUT_PHASE = ("input", "knn result", "graph", "embedding")
+
+
+def peak_bytes(terms: dict[str, int]) -> int:
+    """A job's modelled peak (before SAFETY). UMAP: the larger of its kNN and layout
+    phases, plus the workspace (the exact path's ``input`` stays on the device through
+    both; NN-descent's own copy of the rows is freed with its graph). Clustering: the
+    sum of the terms."""
+    if "graph" not in terms:
+        return sum(terms.values())
+    phases = [sum(terms.get(name, 0) for name in phase) for phase in (KNN_PHASE, LAYOUT_PHASE)]
+    return max(phases) + terms["workspace"]
 
 
 def estimate_terms(
@@ -128,7 +171,7 @@ def estimate_terms(
         c = int(params.get("n_components") or 2)
         metric = str(params.get("metric") or "euclidean")
         if uses_exact_knn(rows, metric):
-            batch = knn_batch_rows(rows, int(params.get("chunk_size") or 1000))
+            batch = knn_batch_rows(rows, int(params.get("chunk_size") or 1000), dims)
             return _umap_terms(rows, dims, k, c, exact=True, batch=batch)
         clusters = nnd_clusters(rows, dims, k, c, budget_bytes)
         share = 1.0 if clusters == 1 else 2.0 / clusters
@@ -146,14 +189,15 @@ def estimate_terms(
         return {"input": data, "labels": rows * 16, "adjacency": min(rows * rows, GiB),
                 "workspace": WORKSPACE_BYTES}
     m = int(params.get("min_samples") or 5)
-    return {"input": data, "knn": rows * m * 12, "tree": rows * 96, "workspace": WORKSPACE_BYTES}
+    return {"input": data, "knn": rows * m * 12, "tree": rows * HDBSCAN_BYTES_PER_ROW,
+            "workspace": WORKSPACE_BYTES}
 
 
 def estimate_job_bytes(
     kind: str, rows: int, dims: int, params: dict[str, Any], budget_bytes: int | None = None
 ) -> int:
     """Bytes of GPU memory (RMM allocations) a job of this shape needs at its peak."""
-    return int(sum(estimate_terms(kind, rows, dims, params, budget_bytes).values()) * SAFETY)
+    return int(peak_bytes(estimate_terms(kind, rows, dims, params, budget_bytes)) * SAFETY)
 
 
 def device_budget(total_bytes: int, worker_processes: int) -> int:
@@ -231,6 +275,6 @@ def admit_job(
     pool_bytes = int(pool) if pool else None
     limit = total if pool_bytes is None else min(total, pool_bytes)
     terms = estimate_terms(kind, rows, dims, params, budget_bytes=limit)
-    estimate = int(sum(terms.values()) * SAFETY)
+    estimate = int(peak_bytes(terms) * SAFETY)
     return admit(estimate, total, max(0, total - running_estimates),
                  pool_bytes=pool_bytes, terms=terms)
