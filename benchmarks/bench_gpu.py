@@ -100,8 +100,8 @@ class Results:
     def __init__(self, out: Path, meta: dict[str, Any]) -> None:
         self.out = out
         out.mkdir(parents=True, exist_ok=True)
-        self.doc: dict[str, Any] = {"meta": meta, "umap": [], "immediate": {}, "cluster": [],
-                                    "cancel": {}, "skipped": [], "errors": []}
+        self.doc: dict[str, Any] = {"meta": meta, "umap": [], "knn_batches": {}, "immediate": {},
+                                    "cluster": [], "cancel": {}, "skipped": [], "errors": []}
         self.save()
 
     def save(self) -> None:
@@ -419,6 +419,106 @@ class Bench:
                     self.layout_100k = (service_emb, labels)
             summarise_umap(entry)
 
+    def knn_batches(self) -> None:
+        """The exact kNN stage alone at 100k x 512 (cosine) for several query-batch sizes,
+        each one cuVS call, in this process: what ``knn_batch_rows`` is tuned from."""
+        rows = 100_000 if not self.args.dry_run else 3000
+        with self.step("knn batches", 20) as go:
+            if not go or self.args.dry_run:
+                return
+            import cupy
+
+            from streaming_umap.backends._gpu_knn import exact_knn_gpu
+            from streaming_umap.pipeline.checkpoint import NullCheckpoint
+            from streaming_umap.pipeline.gpu_memory import knn_batch_rows
+
+            data, _ = mixture(rows, self.args.dims, seed=21, on_gpu=True)
+            default = knn_batch_rows(rows, 1000, self.args.dims)
+            out: dict[str, Any] = {"rows": rows, "dims": self.args.dims, "k": 15, "default_batch": default,
+                                   "seconds": {}}
+            self.results.doc["knn_batches"] = out
+            reference = None
+            for batch in (default, 1000, 2500, 5000, 10_000, 25_000, 50_000, 100_000, default):
+                cupy.cuda.runtime.deviceSynchronize()
+                started = time.perf_counter()
+                _, indices, _ = exact_knn_gpu(data, 15, "cosine", 1000, NullCheckpoint(), batch=batch)
+                cupy.cuda.runtime.deviceSynchronize()
+                seconds = time.perf_counter() - started
+                if reference is None:
+                    reference = indices[:, 1:].get()  # the first (warm-up) call's answer
+                else:
+                    same = float((np.sort(indices[:, 1:].get(), axis=1) == np.sort(reference, axis=1)).mean())
+                    out.setdefault("same_neighbours", {})[str(batch)] = round(same, 4)
+                out["seconds"][str(batch)] = round(seconds, 4)  # the first run (default) is overwritten
+                del indices
+                self.results.save()
+            started = time.perf_counter()
+            to_host(self.bare.cuml.UMAP(n_neighbors=15, metric="cosine",
+                                        build_algo="brute_force_knn").fit_transform(data))
+            out["bare_umap_brute_force_s"] = round(time.perf_counter() - started, 4)
+            started = time.perf_counter()
+            to_host(self.bare.cuml.UMAP(n_neighbors=15, metric="cosine",
+                                        build_algo="nn_descent").fit_transform(data))
+            out["bare_umap_nn_descent_s"] = round(time.perf_counter() - started, 4)
+
+    def knn_ivf(self) -> None:
+        """1M x 512 cosine: IVF-Flat kNN queried in batches (progress per batch), its
+        time and recall@15 against exact brute force on 2000 rows, and the trustworthiness
+        of a cuML layout built on it; against NN-descent inside the 1M job (its ``knn``
+        stage in the job's log) and bare cuML. Not on the job path: this decides whether
+        it should be."""
+        rows = 1_000_000
+        with self.step("knn ivf 1M", 45) as go:
+            if not go or self.args.dry_run:
+                return
+            import cupy
+            from cuml.manifold import UMAP
+            from cuml.neighbors import NearestNeighbors
+
+            from streaming_umap.backends._gpu_knn import ivf_knn_gpu, unit_rows
+            from streaming_umap.pipeline.checkpoint import NullCheckpoint
+
+            index_1m = self.args.sizes.index(rows) if rows in self.args.sizes else 2
+            data, _ = mixture(rows, self.args.dims, seed=index_1m, on_gpu=True)  # the 1M UMAP's rows
+            queries = np.random.default_rng(3).choice(rows, size=2000, replace=False)
+            x = unit_rows(cupy.asarray(data))
+            exact = NearestNeighbors(n_neighbors=15, algorithm="brute", metric="sqeuclidean",
+                                     output_type="cupy").fit(x)
+            _, truth = exact.kneighbors(x[cupy.asarray(queries)])
+            truth = cupy.asarray(truth).get()
+            del exact, x
+            out: dict[str, Any] = {"rows": rows, "dims": self.args.dims, "k": 15, "runs": []}
+            self.results.doc["knn_ivf"] = out
+            best: tuple[Any, Any] | None = None
+            for n_lists, n_probes in ((1024, 16), (1024, 32), (4000, 64), (4000, 128)):
+                if self.left() < 15:
+                    out["runs"].append({"n_lists": n_lists, "n_probes": n_probes, "skipped": "budget"})
+                    break
+                cupy.cuda.runtime.deviceSynchronize()
+                started = time.perf_counter()
+                _, indices, distances = ivf_knn_gpu(data, 15, "cosine", 1000, NullCheckpoint(),
+                                                    n_lists=n_lists, n_probes=n_probes)
+                cupy.cuda.runtime.deviceSynchronize()
+                seconds = time.perf_counter() - started
+                found = indices[cupy.asarray(queries)].get()
+                recall = float(np.mean([len(set(a) & set(b)) / 15 for a, b in zip(found, truth)]))
+                out["runs"].append({"n_lists": n_lists, "n_probes": n_probes, "seconds": round(seconds, 3),
+                                    "recall": round(recall, 4)})
+                self.results.save()
+                if recall >= 0.95 and best is None:
+                    best = (indices, distances)
+                    out["layout_from"] = {"n_lists": n_lists, "n_probes": n_probes}
+                else:
+                    del indices, distances
+            if best is not None and self.left() > 15:
+                started = time.perf_counter()
+                with warnings_ignored():
+                    embedding = to_host(UMAP(n_neighbors=15, metric="cosine", precomputed_knn=best,
+                                             build_algo="brute_force_knn").fit_transform(data))
+                out["layout_s"] = round(time.perf_counter() - started, 3)
+                sample = np.random.default_rng(1).choice(rows, size=TRUST_SAMPLE, replace=False)
+                out["trust"] = trust(data, embedding, "cosine", sample)
+
     def immediate(self) -> None:
         with self.step("immediate", 10) as go:
             if not go:
@@ -530,6 +630,15 @@ class Bench:
                 "epoch_at_cancel": marks["epoch"], "total_epochs": float(final.get("total_epochs") or 0)}
 
 
+@contextmanager
+def warnings_ignored() -> Iterator[None]:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def _rounded(timing: dict[str, Any]) -> dict[str, Any]:
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in timing.items()}
 
@@ -573,6 +682,30 @@ def render_markdown(doc: dict[str, Any]) -> str:
         lines.append(f"| {e['rows']} x {e['dims']} | {_fmt(e.get('bare_best_s'))} | {_fmt(e.get('service_best_s'))} "
                      f"| {_fmt(e.get('service_job_best_s'))} | {_fmt(e.get('ratio_end_to_end'))} "
                      f"| {_fmt(e.get('ratio_job'))} | {_fmt(e.get('bare_trust'))} | {_fmt(e.get('service_trust'))} |")
+    knn = doc.get("knn_batches") or {}
+    if knn.get("seconds"):
+        lines += ["", (f"## Exact kNN stage alone, {knn['rows']} x {knn['dims']} cosine, k={knn['k']} "
+                       f"(default batch {knn['default_batch']} rows)"), "",
+                  "| query rows per call | calls | seconds | same neighbours as the first run |", "|---|---|---|---|"]
+        for batch, seconds in knn["seconds"].items():
+            calls = -(-int(knn["rows"]) // int(batch))
+            same = (knn.get("same_neighbours") or {}).get(batch)
+            lines.append(f"| {batch} | {calls} | {_fmt(seconds)} | {_fmt(same)} |")
+        for name, algo in (("bare_umap_brute_force_s", "brute_force_knn"),
+                           ("bare_umap_nn_descent_s", "nn_descent")):
+            if name in knn:
+                lines.append(f"\nbare `cuml.UMAP(build_algo=\"{algo}\")` at {knn['rows']} rows: "
+                             f"{_fmt(knn[name])} s")
+    ivf = doc.get("knn_ivf") or {}
+    if ivf.get("runs"):
+        lines += ["", (f"## IVF-Flat kNN (not on the job path), {ivf['rows']} x {ivf['dims']} cosine, "
+                       f"k={ivf['k']}, queried in batches; recall@{ivf['k']} against exact on 2000 rows"), "",
+                  "| lists | probes | seconds (build + all queries) | recall |", "|---|---|---|---|"]
+        for r in ivf["runs"]:
+            lines.append(f"| {r['n_lists']} | {r['n_probes']} | {_fmt(r.get('seconds'))} | {_fmt(r.get('recall'))} |")
+        if "layout_s" in ivf:
+            lines.append(f"\ncuML layout on the IVF kNN ({ivf['layout_from']}): {_fmt(ivf['layout_s'])} s, "
+                         f"trustworthiness {_fmt(ivf.get('trust'))}")
     imm = doc.get("immediate") or {}
     if imm:
         lines += ["", f"## Immediate requests ({imm.get('rows')} rows)", "", "| request | p50 s | p90 s |", "|---|---|---|"]
@@ -709,11 +842,14 @@ def main(argv: list[str] | None = None) -> int:
         for index, rows in enumerate(args.sizes):
             bench.umap_size(index, rows)
             if index == 1:
+                bench.knn_batches()
                 bench.immediate()
                 bench.clustering()
         if len(args.sizes) < 2:
             bench.immediate()
             bench.clustering()
+        if 1_000_000 in args.sizes:
+            bench.knn_ivf()
         bench.cancel()
     except (Exception, SystemExit) as exc:
         log.exception("benchmark stopped")
