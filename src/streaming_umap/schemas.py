@@ -239,7 +239,7 @@ def invalid_from_msgspec(exc: msgspec.ValidationError) -> InvalidInput:
     return InvalidInput(detail, field=field, row=row)
 
 
-def decode_request(kind: str, body: bytes) -> UMAPRequest | ClusterRequest:
+def decode_request(kind: str, body: bytes | bytearray) -> UMAPRequest | ClusterRequest:
     """Decode and type-check a JSON request body (call it off the event loop)."""
     try:
         return msgspec.json.decode(body, type=REQUEST_TYPE[kind])

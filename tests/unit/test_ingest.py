@@ -118,3 +118,48 @@ def test_kmeans_checks_against_the_data() -> None:
     with pytest.raises(InvalidInput, match="kmeans supports metric 'euclidean' only"):
         parse(b'{"data": [[1, 2]], "algorithm": "kmeans", "n_clusters": 1, "metric": "cosine"}',
               kind="cluster")
+
+
+def _request(parts: list[bytes], content_length: int | None):
+    from starlette.requests import Request
+
+    headers = [(b"content-type", b"application/x-npy")]
+    if content_length is not None:
+        headers.append((b"content-length", str(content_length).encode()))
+    messages = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1}
+                for i, p in enumerate(parts)]
+
+    async def receive():
+        return messages.pop(0)
+
+    return Request({"type": "http", "method": "POST", "path": "/", "headers": headers}, receive)
+
+
+def test_read_body_fills_one_buffer_of_the_declared_length() -> None:
+    import asyncio
+
+    from streaming_umap.web.ingest import read_body
+
+    body = npy(np.arange(12, dtype=np.float32).reshape(3, 4))
+    pieces = [body[i:i + 7] for i in range(0, len(body), 7)]
+    got = asyncio.run(read_body(_request(pieces, len(body)), limit=1 << 20))
+    assert isinstance(got, bytearray) and got == body
+    assert parse(got, "application/x-npy").data.tolist() == np.arange(12).reshape(3, 4).tolist()
+    assert asyncio.run(read_body(_request(pieces, None), limit=1 << 20)) == body  # no length: joined
+    with pytest.raises(MalformedBody, match=f"ended after 7 of its {len(body)} bytes"):
+        asyncio.run(read_body(_request(pieces[:1], len(body)), limit=1 << 20))
+    with pytest.raises(PayloadTooLarge, match="is 2000 bytes; the limit is 1000 bytes"):
+        asyncio.run(read_body(_request([b"x" * 2000], 2000), limit=1000))
+    with pytest.raises(PayloadTooLarge, match="too large: the limit is 1000 bytes"):
+        asyncio.run(read_body(_request([b"x" * 600, b"x" * 600], None), limit=1000))
+
+
+def test_non_finite_rows_are_found_in_any_block() -> None:
+    from streaming_umap.web.ingest import _first_non_finite
+
+    data = np.zeros((1000, 3), dtype=np.float32)
+    assert _first_non_finite(data, block=64) is None
+    data[700, 2] = np.inf
+    data[900, 0] = np.nan
+    assert _first_non_finite(data, block=64) == 700
+    assert _first_non_finite(data[701:], block=64) == 199

@@ -52,22 +52,32 @@ def check_media_type(kind: str) -> None:
         raise UnsupportedMediaType(f"unsupported Content-Type {kind!r}; send one of: {ACCEPTED}")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes | bytearray:
+    """The whole body, at most ``limit`` bytes. With a Content-Length it is read into one
+    buffer of that size (a 2 GB .npy is held once, not as pieces and then joined)."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(
-            f"request body is {int(declared)} bytes; the limit is {limit} bytes "
-            f"({limit >> 20} MiB, STREAMING_UMAP_MAX_BODY_MB)"
-        )
+    too_big = (f"the limit is {limit} bytes ({limit >> 20} MiB, STREAMING_UMAP_MAX_BODY_MB)")
+    if declared and declared.isdigit():
+        if int(declared) > limit:
+            raise PayloadTooLarge(f"request body is {int(declared)} bytes; {too_big}")
+        buffer = bytearray(int(declared))
+        view = memoryview(buffer)
+        size = 0
+        async for part in request.stream():
+            if size + len(part) > len(buffer):  # more than declared: the server stops it too
+                raise MalformedBody(f"request body is longer than its Content-Length ({declared} bytes)")
+            view[size:size + len(part)] = part
+            size += len(part)
+        view.release()
+        if size < len(buffer):
+            raise MalformedBody(f"request body ended after {size} of its {declared} bytes")
+        return buffer
     parts: list[bytes] = []
     size = 0
     async for part in request.stream():
         size += len(part)
         if size > limit:
-            raise PayloadTooLarge(
-                f"request body exceeds the limit of {limit} bytes ({limit >> 20} MiB, "
-                "STREAMING_UMAP_MAX_BODY_MB)"
-            )
+            raise PayloadTooLarge(f"request body is too large: {too_big}")
         parts.append(part)
     return b"".join(parts)
 
@@ -81,11 +91,14 @@ def _check_elements(rows: int, dims: int, settings: Settings) -> None:
         )
 
 
-def _first_non_finite(data: np.ndarray) -> int | None:
-    finite = np.isfinite(data).all(axis=1)
-    if finite.all():
-        return None
-    return int(np.argmin(finite))
+def _first_non_finite(data: np.ndarray, block: int = 65_536) -> int | None:
+    """Index of the first row with a NaN or infinity; checked in blocks of rows so that a
+    large input needs no full-size boolean copy."""
+    for start in range(0, data.shape[0], block):
+        finite = np.isfinite(data[start:start + block]).all(axis=1)
+        if not finite.all():
+            return start + int(np.argmin(finite))
+    return None
 
 
 def finalize(data: np.ndarray, settings: Settings) -> np.ndarray:
@@ -130,7 +143,7 @@ def _rows_of(values: list[list[float]], settings: Settings) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
-def _explain_bad_json(body: bytes, error: MalformedBody) -> Exception:
+def _explain_bad_json(body: bytes | bytearray, error: MalformedBody) -> Exception:
     """msgspec refuses NaN and Infinity as malformed JSON; find the row for the message."""
     if not any(token in body for token in (b"NaN", b"Infinity")):
         return error
@@ -152,7 +165,7 @@ def _explain_bad_json(body: bytes, error: MalformedBody) -> Exception:
     return error
 
 
-def parse_json(kind: str, body: bytes, settings: Settings) -> Submission:
+def parse_json(kind: str, body: bytes | bytearray, settings: Settings) -> Submission:
     if not body.strip():
         raise MalformedBody("request body is empty; send a JSON object with a `data` field")
     try:
@@ -173,7 +186,7 @@ def _npy_header(buffer: io.BytesIO) -> tuple[tuple[int, ...], bool, np.dtype[Any
         raise MalformedBody(f"body is not a valid .npy file: {exc}") from None
 
 
-def parse_npy(kind: str, body: bytes, query: dict[str, str], settings: Settings) -> Submission:
+def parse_npy(kind: str, body: bytes | bytearray, query: dict[str, str], settings: Settings) -> Submission:
     params = params_from_query(kind, query)
     buffer = io.BytesIO(body)
     shape, fortran, dtype = _npy_header(buffer)
@@ -200,7 +213,7 @@ def parse_npy(kind: str, body: bytes, query: dict[str, str], settings: Settings)
     return Submission(kind, params, finalize(data, settings), [])
 
 
-def parse_csv(kind: str, body: bytes, query: dict[str, str], settings: Settings) -> Submission:
+def parse_csv(kind: str, body: bytes | bytearray, query: dict[str, str], settings: Settings) -> Submission:
     params = params_from_query(kind, query)
     text = body.decode("utf-8", errors="replace")
     lines = text.splitlines()
@@ -213,7 +226,7 @@ def parse_csv(kind: str, body: bytes, query: dict[str, str], settings: Settings)
 
 
 def parse_submission(
-    kind: str, media: str, body: bytes, query: dict[str, str], settings: Settings
+    kind: str, media: str, body: bytes | bytearray, query: dict[str, str], settings: Settings
 ) -> Submission:
     """Parse and check one submission; synchronous, so run it in a thread."""
     if media in NPY_TYPES:
