@@ -518,6 +518,24 @@ class Bench:
                 out["layout_s"] = round(time.perf_counter() - started, 3)
                 sample = np.random.default_rng(1).choice(rows, size=TRUST_SAMPLE, replace=False)
                 out["trust"] = trust(data, embedding, "cosine", sample)
+            del best
+            self.results.save()
+            if self.left() < 50:
+                out["service"] = f"skipped: {self.left():.0f} s left"
+                return
+            # the same 1M job on a second server with GPU_UMAP_APPROX_KNN=ivf_flat
+            server = Server(Path(tempfile.mkdtemp(prefix="bench-gpu-ivf-")), {
+                "STREAMING_UMAP_BACKEND": "gpu", "GPU_UMAP_MAX_CONCURRENT_JOBS": "1",
+                "STREAMING_UMAP_IMMEDIATE_WORKERS": "1", "GPU_UMAP_APPROX_KNN": "ivf_flat"})
+            try:
+                server.start()
+                timing, embedding = service_job(server, "umap", data, {"metric": "cosine"})
+                sample = np.random.default_rng(1).choice(rows, size=TRUST_SAMPLE, replace=False)
+                out["service"] = {**_rounded(timing), "trust": trust(data, embedding, "cosine", sample)}
+            finally:
+                server.stop()
+                out["service_memory"] = memory_lines(server.log_file)
+                out["service_eta"] = eta_lines(server.log_file)
 
     def immediate(self) -> None:
         with self.step("immediate", 10) as go:
@@ -706,6 +724,13 @@ def render_markdown(doc: dict[str, Any]) -> str:
         if "layout_s" in ivf:
             lines.append(f"\ncuML layout on the IVF kNN ({ivf['layout_from']}): {_fmt(ivf['layout_s'])} s, "
                          f"trustworthiness {_fmt(ivf.get('trust'))}")
+        service = ivf.get("service")
+        if isinstance(service, dict):
+            lines.append(f"\nService with GPU_UMAP_APPROX_KNN=ivf_flat, {ivf['rows']} rows: job "
+                         f"{_fmt(service.get('job_s'))} s, end to end {_fmt(service.get('total_s'))} s "
+                         f"(upload {_fmt(service.get('submit_s'))} s), trustworthiness {_fmt(service.get('trust'))}")
+        elif service:
+            lines.append(f"\nService with GPU_UMAP_APPROX_KNN=ivf_flat: {service}")
     imm = doc.get("immediate") or {}
     if imm:
         lines += ["", f"## Immediate requests ({imm.get('rows')} rows)", "", "| request | p50 s | p90 s |", "|---|---|---|"]

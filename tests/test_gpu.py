@@ -25,6 +25,7 @@ from streaming_umap.backends.gpu import gpu_available
 from streaming_umap.datasets import labelled_mixture
 from streaming_umap.errors import DeviceOutOfMemory, JobCancelled
 from streaming_umap.pipeline import gpu_memory as gm
+from streaming_umap.pipeline.checkpoint import NullCheckpoint
 from streaming_umap.schemas import ClusterParams, UMAPParams
 
 from .conftest import Service
@@ -156,6 +157,13 @@ def test_memory_model_terms_grow_with_the_job() -> None:
         assert peak_gib <= modelled, (kind, rows)
         if rows >= 300_000:  # and within 1.5x of the larger ones (no longer 3.4x for 1M x 512)
             assert modelled <= 1.5 * peak_gib, (kind, rows, modelled)
+    # GPU_UMAP_APPROX_KNN=ivf_flat: above the exact threshold the rows and the index's copy
+    ivf = gm.estimate_terms("umap", 1_000_000, 512, {"metric": "cosine"}, approx_knn="ivf_flat")
+    assert ivf["input"] == 1_000_000 * 512 * 4 and ivf["ivf index"] >= ivf["input"]
+    assert "nn-descent input" not in ivf
+    assert gm.estimate_job_bytes("umap", 1_000_000, 512, {"metric": "cosine"}, approx_knn="ivf_flat") > (
+        gm.estimate_job_bytes("umap", 1_000_000, 512, {"metric": "cosine"}))
+    assert gm.estimate_terms("umap", 100_000, 512, {}, approx_knn="ivf_flat") == terms  # exact below
     for algorithm in ("kmeans", "dbscan", "hdbscan"):
         assert gm.estimate_job_bytes("cluster", 100_000, 64, {"algorithm": algorithm}) > 100_000 * 64 * 4
     with pytest.raises(ValueError, match="kind must be"):
@@ -177,6 +185,7 @@ def test_knn_path_and_batches_follow_the_documented_thresholds() -> None:
     assert gm.knn_batch_rows(1_000_000, 1000, 512) * 1_000_000 * 512 <= gm.KNN_CALL_WORK * 1.03
     assert gm.knn_batch_rows(300, 1000) == 300
     assert gm.knn_batch_rows(100_000, 7) % 7 == 0
+    assert gm.knn_batch_rows(1_000_000, 1000, 512, brute=False) == 100_000  # IVF: no work cap
     assert gm.nnd_clusters(1_000_000, 512, 15, 2, budget_bytes=None) == 1
     assert gm.nnd_clusters(1_000_000, 512, 15, 2, budget_bytes=80 * GiB) == 1
     # NN-descent's half-precision rows of 5M x 4096 (41 GB) do not fit in 30 GiB: batched
@@ -327,6 +336,33 @@ class TestBackend:
         assert cp.stages == [("knn", total), ("graph", 1), ("layout", 200)]
         assert cp.done("knn") == [total] and cp.epochs()[-1] == 200
         assert _trust(data, out.embedding, "euclidean", sample=3000) >= 0.95
+
+    def test_ivf_flat_path_reports_each_query_batch(self, backend: Any) -> None:
+        rows = gm.EXACT_KNN_MAX_ROWS + 10_000
+        data, _ = labelled_mixture(rows, 48, clusters=10, seed=4)
+        cp = Recorder()
+        options = RunOptions(chunk_size=10_000, approx_knn="ivf_flat")
+        out = backend.umap(data, UMAPParams(metric="cosine"), cp, options)
+        total = -(-rows // 10_000)
+        batch = gm.knn_batch_rows(rows, 10_000, 48, brute=False)
+        assert cp.stages == [("knn", total), ("graph", 1), ("layout", 200)]
+        assert cp.done("knn") == [min(total, (i + 1) * batch // 10_000) for i in range(-(-rows // batch))]
+        assert len(cp.done("knn")) > 1 and cp.epochs()[-1] == 200
+        assert _trust(data, out.embedding, "cosine", sample=3000) >= 0.95
+
+    def test_ivf_flat_knn_is_close_to_exact(self, backend: Any) -> None:
+        from streaming_umap.backends._gpu_knn import exact_knn_gpu, ivf_knn_gpu
+
+        data, _ = labelled_mixture(40_000, 64, clusters=10, seed=6)
+        _, exact_i, exact_d = exact_knn_gpu(data, 15, "euclidean", 1000, NullCheckpoint())
+        _, ivf_i, ivf_d = ivf_knn_gpu(data, 15, "euclidean", 1000, NullCheckpoint(), n_lists=64, n_probes=16)
+        exact_i, exact_d, ivf_i, ivf_d = (a.get() for a in (exact_i, exact_d, ivf_i, ivf_d))
+        assert (ivf_i[:, 0] == np.arange(40_000)).all() and (ivf_d[:, 0] == 0).all()
+        assert (np.diff(ivf_d, axis=1) >= -1e-4).all()  # sorted nearest first
+        recall = np.mean([len(set(a) & set(b)) / 15 for a, b in zip(ivf_i, exact_i)])
+        assert recall >= 0.9
+        same = ivf_i == exact_i  # where both found the same neighbour, the same distance
+        assert np.allclose(ivf_d[same], exact_d[same], rtol=1e-3, atol=1e-3)
 
     def test_trustworthiness_on_100k_labelled_blobs(self, backend: Any) -> None:
         data, labels = labelled_mixture(100_000, 512, seed=5)

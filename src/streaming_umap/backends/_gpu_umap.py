@@ -1,5 +1,10 @@
 """UMAP on the GPU: our chunked kNN (or cuML's NN-descent), then cuML's graph and layout.
 
+The kNN: exact brute force in query batches up to EXACT_KNN_MAX_ROWS rows (or at any
+size for a metric NN-descent lacks); above that cuML's own NN-descent (one opaque
+step), or with GPU_UMAP_APPROX_KNN=ivf_flat an IVF-Flat index queried in batches,
+each batch a checkpoint, like the exact path.
+
 Stages match the CPU backend: ``knn`` (one step per ``chunk_size`` query rows),
 ``graph`` (1 step), ``layout`` (one step per epoch).
 
@@ -222,9 +227,11 @@ def run_umap_gpu(
 
     n_epochs = params.n_epochs or default_epochs(rows)
     exact = uses_exact_knn(rows, params.metric)
+    ivf = not exact and options.approx_knn == "ivf_flat"
+    chunked = exact or ivf  # our kNN in query batches, handed to cuML as precomputed_knn
     total_chunks = chunk_count(rows, options.chunk_size)
     tracked = _tracked(cp)
-    reporter = EpochReporter(cp, rows, n_epochs, None if exact else total_chunks)
+    reporter = EpochReporter(cp, rows, n_epochs, None if chunked else total_chunks)
     model_args: dict[str, Any] = {
         "n_neighbors": k, "n_components": params.n_components, "min_dist": params.min_dist,
         "metric": params.metric, "random_state": params.random_state, "n_epochs": n_epochs,
@@ -234,10 +241,11 @@ def run_umap_gpu(
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     cp.stage("knn", total_chunks, exact=int(exact))
-    if exact:
-        from ._gpu_knn import exact_knn_gpu
+    if chunked:
+        from ._gpu_knn import exact_knn_gpu, ivf_knn_gpu
 
-        x, indices, distances = exact_knn_gpu(data, k, params.metric, options.chunk_size, cp)
+        knn_of = exact_knn_gpu if exact else ivf_knn_gpu
+        x, indices, distances = knn_of(data, k, params.metric, options.chunk_size, cp)
         seconds["knn"] = time.perf_counter() - started
         cp.stage("graph", 1)
         model_args["build_algo"] = "brute_force_knn"
@@ -256,12 +264,12 @@ def run_umap_gpu(
         knn, fit_input = None, np.ascontiguousarray(data, dtype=np.float32)
     started = time.perf_counter()
     embedding = _fit_with_fallback(model_args, fit_input, knn, rows, notes)
-    seconds["graph+layout" if exact else "knn+graph+layout"] = time.perf_counter() - started
+    seconds["graph+layout" if chunked else "knn+graph+layout"] = time.perf_counter() - started
     reporter.raise_if_stopped()
     if not np.isfinite(embedding).all():
         embedding = _cpu_rescue(data, params, options, notes)
     if not tracked:
-        if not exact:
+        if not chunked:
             cp.advance(total_chunks, processed_points=rows, current_chunk=total_chunks,
                        total_chunks=total_chunks)
             cp.stage("graph", 1)
