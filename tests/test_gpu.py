@@ -350,6 +350,7 @@ class TestBackend:
         assert len(cp.done("knn")) > 1 and cp.epochs()[-1] == 200
         assert _trust(data, out.embedding, "cosine", sample=3000) >= 0.95
 
+    @pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
     def test_ivf_flat_knn_is_close_to_exact(self, backend: Any) -> None:
         from streaming_umap.backends._gpu_knn import exact_knn_gpu, ivf_knn_gpu
 

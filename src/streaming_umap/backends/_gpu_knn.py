@@ -18,6 +18,7 @@ rounding does not guarantee it; see :func:`self_first`).
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -146,9 +147,11 @@ def ivf_knn_gpu(
         x = unit_rows(x)
     n_lists = n_lists or max(1, min(rows // 256, int(4 * math.sqrt(rows))))
     n_probes = min(n_lists, n_probes or max(1, n_lists // 32))
-    index = NearestNeighbors(n_neighbors=k, algorithm="ivfflat", metric="euclidean",
-                             algo_params={"nlist": n_lists, "nprobe": n_probes},
-                             output_type="cupy").fit(x)
+    with warnings.catch_warnings():  # cuML warns that its ANN "might be unstable" (an old FAISS note)
+        warnings.simplefilter("ignore")
+        index = NearestNeighbors(n_neighbors=k, algorithm="ivfflat", metric="euclidean",
+                                 algo_params={"nlist": n_lists, "nprobe": n_probes},
+                                 output_type="cupy").fit(x)
     indices = cupy.empty((rows, k), dtype=cupy.int64)
     distances = cupy.empty((rows, k), dtype=cupy.float32)
     total = max(1, math.ceil(rows / chunk_size))
