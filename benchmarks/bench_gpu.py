@@ -57,6 +57,7 @@ GOALS = {
     "trust_gap": 0.01,
 }
 TRUST_SAMPLE = 5000
+STEPS = ("umap", "knn", "immediate", "cluster", "ivf", "cancel")
 IMMEDIATE_ROWS = 500
 
 
@@ -74,6 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dry-run", action="store_true",
                    help="no GPU: a CPU service, tiny sizes, no bare cuML (checks the plumbing)")
     p.add_argument("--port", type=int, default=0, help="service port (0: a free one)")
+    p.add_argument("--steps", default=",".join(STEPS),
+                   help=f"comma-separated subset of {','.join(STEPS)} (default: all)")
     args = p.parse_args(argv)
     try:
         args.sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
@@ -82,6 +85,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--sizes and --repeats take comma-separated integers, found {args.sizes!r} / {args.repeats!r}")
     if not args.sizes or min(args.sizes) < 100 or not args.repeats or min(args.repeats) < 1:
         p.error("--sizes needs row counts >= 100 and --repeats counts >= 1")
+    args.steps = {s.strip() for s in str(args.steps).split(",") if s.strip()}
+    if not args.steps <= set(STEPS):
+        p.error(f"--steps takes some of {','.join(STEPS)}, found {sorted(args.steps - set(STEPS))}")
     if args.dry_run:
         args.sizes, args.dims, args.repeats = [1500, 3000], 32, [1]
     return args
@@ -518,24 +524,6 @@ class Bench:
                 out["layout_s"] = round(time.perf_counter() - started, 3)
                 sample = np.random.default_rng(1).choice(rows, size=TRUST_SAMPLE, replace=False)
                 out["trust"] = trust(data, embedding, "cosine", sample)
-            del best
-            self.results.save()
-            if self.left() < 50:
-                out["service"] = f"skipped: {self.left():.0f} s left"
-                return
-            # the same 1M job on a second server with GPU_UMAP_APPROX_KNN=ivf_flat
-            server = Server(Path(tempfile.mkdtemp(prefix="bench-gpu-ivf-")), {
-                "STREAMING_UMAP_BACKEND": "gpu", "GPU_UMAP_MAX_CONCURRENT_JOBS": "1",
-                "STREAMING_UMAP_IMMEDIATE_WORKERS": "1", "GPU_UMAP_APPROX_KNN": "ivf_flat"})
-            try:
-                server.start()
-                timing, embedding = service_job(server, "umap", data, {"metric": "cosine"})
-                sample = np.random.default_rng(1).choice(rows, size=TRUST_SAMPLE, replace=False)
-                out["service"] = {**_rounded(timing), "trust": trust(data, embedding, "cosine", sample)}
-            finally:
-                server.stop()
-                out["service_memory"] = memory_lines(server.log_file)
-                out["service_eta"] = eta_lines(server.log_file)
 
     def immediate(self) -> None:
         with self.step("immediate", 10) as go:
@@ -724,13 +712,6 @@ def render_markdown(doc: dict[str, Any]) -> str:
         if "layout_s" in ivf:
             lines.append(f"\ncuML layout on the IVF kNN ({ivf['layout_from']}): {_fmt(ivf['layout_s'])} s, "
                          f"trustworthiness {_fmt(ivf.get('trust'))}")
-        service = ivf.get("service")
-        if isinstance(service, dict):
-            lines.append(f"\nService with GPU_UMAP_APPROX_KNN=ivf_flat, {ivf['rows']} rows: job "
-                         f"{_fmt(service.get('job_s'))} s, end to end {_fmt(service.get('total_s'))} s "
-                         f"(upload {_fmt(service.get('submit_s'))} s), trustworthiness {_fmt(service.get('trust'))}")
-        elif service:
-            lines.append(f"\nService with GPU_UMAP_APPROX_KNN=ivf_flat: {service}")
     imm = doc.get("immediate") or {}
     if imm:
         lines += ["", f"## Immediate requests ({imm.get('rows')} rows)", "", "| request | p50 s | p90 s |", "|---|---|---|"]
@@ -864,18 +845,25 @@ def main(argv: list[str] | None = None) -> int:
         results.doc["meta"]["service_start_s"] = round(server.start(), 2)
         results.save()
         bench = Bench(args, results, server, Bare(enabled=not args.dry_run), started)
+        steps = {"umap": bench.umap_size, "knn": bench.knn_batches, "immediate": bench.immediate,
+                 "cluster": bench.clustering, "ivf": bench.knn_ivf, "cancel": bench.cancel}
+
+        def run(name: str, *a: int) -> None:
+            if name in args.steps:
+                steps[name](*a)  # type: ignore[operator]
+
         for index, rows in enumerate(args.sizes):
-            bench.umap_size(index, rows)
+            run("umap", index, rows)
             if index == 1:
-                bench.knn_batches()
-                bench.immediate()
-                bench.clustering()
+                run("knn")
+                run("immediate")
+                run("cluster")
         if len(args.sizes) < 2:
-            bench.immediate()
-            bench.clustering()
+            run("immediate")
+            run("cluster")
         if 1_000_000 in args.sizes:
-            bench.knn_ivf()
-        bench.cancel()
+            run("ivf")
+        run("cancel")
     except (Exception, SystemExit) as exc:
         log.exception("benchmark stopped")
         results.doc["errors"].append(f"stopped: {type(exc).__name__}: {exc}")

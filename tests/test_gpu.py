@@ -25,7 +25,6 @@ from streaming_umap.backends.gpu import gpu_available
 from streaming_umap.datasets import labelled_mixture
 from streaming_umap.errors import DeviceOutOfMemory, JobCancelled
 from streaming_umap.pipeline import gpu_memory as gm
-from streaming_umap.pipeline.checkpoint import NullCheckpoint
 from streaming_umap.schemas import ClusterParams, UMAPParams
 
 from .conftest import Service
@@ -157,13 +156,6 @@ def test_memory_model_terms_grow_with_the_job() -> None:
         assert peak_gib <= modelled, (kind, rows)
         if rows >= 300_000:  # and within 1.5x of the larger ones (no longer 3.4x for 1M x 512)
             assert modelled <= 1.5 * peak_gib, (kind, rows, modelled)
-    # GPU_UMAP_APPROX_KNN=ivf_flat: above the exact threshold the rows and the index's copy
-    ivf = gm.estimate_terms("umap", 1_000_000, 512, {"metric": "cosine"}, approx_knn="ivf_flat")
-    assert ivf["input"] == 1_000_000 * 512 * 4 and ivf["ivf index"] >= ivf["input"]
-    assert "nn-descent input" not in ivf
-    assert gm.estimate_job_bytes("umap", 1_000_000, 512, {"metric": "cosine"}, approx_knn="ivf_flat") > (
-        gm.estimate_job_bytes("umap", 1_000_000, 512, {"metric": "cosine"}))
-    assert gm.estimate_terms("umap", 100_000, 512, {}, approx_knn="ivf_flat") == terms  # exact below
     for algorithm in ("kmeans", "dbscan", "hdbscan"):
         assert gm.estimate_job_bytes("cluster", 100_000, 64, {"algorithm": algorithm}) > 100_000 * 64 * 4
     with pytest.raises(ValueError, match="kind must be"):
@@ -185,7 +177,6 @@ def test_knn_path_and_batches_follow_the_documented_thresholds() -> None:
     assert gm.knn_batch_rows(1_000_000, 1000, 512) * 1_000_000 * 512 <= gm.KNN_CALL_WORK * 1.03
     assert gm.knn_batch_rows(300, 1000) == 300
     assert gm.knn_batch_rows(100_000, 7) % 7 == 0
-    assert gm.knn_batch_rows(1_000_000, 1000, 512, brute=False) == 100_000  # IVF: no work cap
     assert gm.nnd_clusters(1_000_000, 512, 15, 2, budget_bytes=None) == 1
     assert gm.nnd_clusters(1_000_000, 512, 15, 2, budget_bytes=80 * GiB) == 1
     # NN-descent's half-precision rows of 5M x 4096 (41 GB) do not fit in 30 GiB: batched
@@ -313,13 +304,22 @@ class TestBackend:
         assert out.embedding.shape == (20_000, 2) and out.embedding.dtype == np.float32
         assert np.isfinite(out.embedding).all() and out.warnings == []
         assert cp.stages == [("knn", 20), ("graph", 1), ("layout", 200)]
-        # one checkpoint per cuVS call of knn_batch_rows (10k) rows, counted in 1000-row chunks
-        assert gm.knn_batch_rows(20_000, 1000, 32) == 10_000
-        assert cp.done("knn") == [10, 20]
+        # cosine at this size: cuML's own brute force inside fit, so the kNN ends in one step
+        assert cp.done("knn") == [20] and set(out.stage_seconds) == {"knn+graph+layout"}
         knn_last = [c for s, _, c in cp.advances if s == "knn"][-1]
         assert knn_last == {"processed_points": 20_000, "current_chunk": 20, "total_chunks": 20}
         epochs = cp.epochs()
         assert epochs == sorted(set(epochs)) and epochs[-1] == 200 and len(epochs) >= 8
+
+    def test_cosine_with_zero_rows_takes_the_chunked_knn(self, backend: Any) -> None:
+        data, _ = labelled_mixture(5000, 32, clusters=5, seed=12)
+        data[[0, 17]] = 0.0  # cuML's own cosine kNN would make these NaN
+        cp = Recorder()
+        out = backend.umap(data, UMAPParams(metric="cosine"), cp, OPTIONS)
+        assert np.isfinite(out.embedding).all() and "knn" in out.stage_seconds
+        assert cp.stages == [("knn", 5), ("graph", 1), ("layout", 500)] and cp.done("knn") == [5]
+        plain = backend.umap(data[18:], UMAPParams(metric="cosine"), Recorder(), OPTIONS)
+        assert "knn" not in plain.stage_seconds  # no zero rows: cuML's brute force
 
     def test_500_epochs_at_10k_rows(self, backend: Any) -> None:
         data, _ = labelled_mixture(10_000, 16, clusters=5, seed=3)
@@ -336,19 +336,6 @@ class TestBackend:
         assert cp.stages == [("knn", total), ("graph", 1), ("layout", 200)]
         assert cp.done("knn") == [total] and cp.epochs()[-1] == 200
         assert _trust(data, out.embedding, "euclidean", sample=3000) >= 0.95
-
-    def test_ivf_flat_path_reports_each_query_batch(self, backend: Any) -> None:
-        rows = gm.EXACT_KNN_MAX_ROWS + 10_000
-        data, _ = labelled_mixture(rows, 48, clusters=10, seed=4)
-        cp = Recorder()
-        options = RunOptions(chunk_size=10_000, approx_knn="ivf_flat")
-        out = backend.umap(data, UMAPParams(metric="cosine"), cp, options)
-        total = -(-rows // 10_000)
-        batch = gm.knn_batch_rows(rows, 10_000, 48, brute=False)
-        assert cp.stages == [("knn", total), ("graph", 1), ("layout", 200)]
-        assert cp.done("knn") == [min(total, (i + 1) * batch // 10_000) for i in range(-(-rows // batch))]
-        assert len(cp.done("knn")) > 1 and cp.epochs()[-1] == 200
-        assert _trust(data, out.embedding, "cosine", sample=3000) >= 0.95
 
     @pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
     def test_ivf_flat_knn_is_close_to_exact(self, backend: Any) -> None:
@@ -386,10 +373,11 @@ class TestBackend:
         assert np.isfinite(out.embedding).all()
 
     def test_cancel_during_knn_stops_at_the_chunk(self, backend: Any) -> None:
-        data, _ = labelled_mixture(100_000, 32, seed=7)  # 10 calls of 10k rows (10 chunks each)
+        # manhattan takes our chunked kNN: 10 calls of 10k rows (10 chunks each)
+        data, _ = labelled_mixture(100_000, 32, seed=7)
         cp = Recorder(cancel_when=lambda stage, done: stage == "knn" and done >= 30)
         with pytest.raises(JobCancelled):
-            backend.umap(data, UMAPParams(), cp, OPTIONS)
+            backend.umap(data, UMAPParams(metric="manhattan"), cp, OPTIONS)
         assert cp.done("knn") == [10, 20, 30] and [s for s, _ in cp.stages] == ["knn"]
 
     def test_cancel_during_layout_discards_and_stays_silent(self, backend: Any) -> None:
@@ -546,12 +534,13 @@ class TestService:
         assert (default["epoch"], default["total_epochs"]) == (200, 200)
 
     def test_pause_and_cancel_during_knn_and_layout(self, gpu_service: Service) -> None:
-        # 150k x 512 with 100-row chunks: ~1 s of kNN in 10 calls of 15k rows, then a long layout
+        # 150k x 512, manhattan (our chunked kNN; euclidean and cosine use cuML's in one
+        # step): 10 calls of 15k rows, then a long layout
         data = np.random.default_rng(13).random((150_000, 512), dtype=np.float32)
         with gpu_service.client() as c:
             pids = _pids(gpu_service)
             for stage in ("knn", "layout"):
-                job_id = start_job(c, "umap", data, chunk_size=100, n_epochs=1000)
+                job_id = start_job(c, "umap", data, chunk_size=100, n_epochs=1000, metric="manhattan")
                 wait_for(lambda j=job_id, s=stage: _status(c, j)["stage"] in (s, "done"),
                          timeout=60, interval=0.005)
                 assert c.post(f"/umap/streaming/pause/{job_id}").status_code == 200

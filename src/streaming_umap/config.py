@@ -12,7 +12,6 @@ from .errors import ConfigError
 
 BackendChoice = Literal["auto", "cpu", "gpu"]
 Warmup = Literal["full", "light", "off"]
-ApproxKnn = Literal["nn_descent", "ivf_flat"]
 
 
 def _warmup(raw: str) -> Warmup:
@@ -21,13 +20,6 @@ def _warmup(raw: str) -> Warmup:
     )
     if value not in ("full", "light", "off"):
         raise ConfigError(f"STREAMING_UMAP_WARMUP must be full, light or off, found {raw!r}")
-    return value  # type: ignore[return-value]
-
-
-def _approx_knn(raw: str) -> ApproxKnn:
-    value = raw.strip().lower().replace("-", "_")
-    if value not in ("nn_descent", "ivf_flat"):
-        raise ConfigError(f"GPU_UMAP_APPROX_KNN must be nn_descent or ivf_flat, found {raw!r}")
     return value  # type: ignore[return-value]
 
 
@@ -83,7 +75,6 @@ class Settings:
     sweep_interval: float = 60.0  # STREAMING_UMAP_SWEEP_INTERVAL (s) between result-expiry sweeps
     ws_send_timeout: float = 10.0  # STREAMING_UMAP_WS_SEND_TIMEOUT (s): slower subscribers are dropped
     exact_knn_max_rows: int = 4096  # STREAMING_UMAP_EXACT_KNN_MAX_ROWS
-    approx_knn: ApproxKnn = "nn_descent"  # GPU_UMAP_APPROX_KNN: the GPU's kNN above 150k rows
     warmup: Warmup = "full"  # STREAMING_UMAP_WARMUP: full | light (exact kNN path only) | off
     cuda_visible_devices: str | None = None  # CUDA_VISIBLE_DEVICES (passed to workers)
     rmm_pool_bytes: int | None = None  # GPU_UMAP_RMM_POOL_SIZE (MiB), None = half the free memory
@@ -140,7 +131,6 @@ class Settings:
             exact_knn_max_rows=_int(
                 e, "STREAMING_UMAP_EXACT_KNN_MAX_ROWS", cls.exact_knn_max_rows, 0, 10_000_000
             ),
-            approx_knn=_approx_knn(e.get("GPU_UMAP_APPROX_KNN", cls.approx_knn)),
             warmup=_warmup(e.get("STREAMING_UMAP_WARMUP", "full")),
             cuda_visible_devices=e.get("CUDA_VISIBLE_DEVICES"),
             rmm_pool_bytes=None if not pool_mb else _int(e, "GPU_UMAP_RMM_POOL_SIZE", 0, 1, 1 << 22) << 20,

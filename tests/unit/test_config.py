@@ -20,9 +20,8 @@ def test_environment_overrides() -> None:
         "PORT": "9001", "GPU_UMAP_CHUNK_SIZE": "500", "GPU_UMAP_MAX_CONCURRENT_JOBS": "2",
         "STREAMING_UMAP_BACKEND": "CPU", "STREAMING_UMAP_DATA_DIR": "/tmp/x",
         "STREAMING_UMAP_MAX_BODY_MB": "10", "CUDA_VISIBLE_DEVICES": "1",
-        "GPU_UMAP_RMM_POOL_SIZE": "1024", "GPU_UMAP_APPROX_KNN": "IVF-Flat",
+        "GPU_UMAP_RMM_POOL_SIZE": "1024",
     })
-    assert s.approx_knn == "ivf_flat" and Settings.from_env({}).approx_knn == "nn_descent"
     assert (s.port, s.chunk_size, s.max_concurrent_jobs, s.backend) == (9001, 500, 2, "cpu")
     assert s.data_dir == Path("/tmp/x") and s.max_body_bytes == 10 << 20
     assert s.cuda_visible_devices == "1" and s.rmm_pool_bytes == 1024 << 20
@@ -36,7 +35,6 @@ def test_environment_overrides() -> None:
         ({"STREAMING_UMAP_BACKEND": "tpu"}, "must be auto, cpu or gpu, found 'tpu'"),
         ({"STREAMING_UMAP_CANCEL_GRACE": "soon"}, "must be a number"),
         ({"STREAMING_UMAP_WARMUP": "maybe"}, "must be full, light or off, found 'maybe'"),
-        ({"GPU_UMAP_APPROX_KNN": "hnsw"}, "must be nn_descent or ivf_flat, found 'hnsw'"),
     ],
 )
 def test_bad_settings_say_what_was_expected(env: dict[str, str], message: str) -> None:

@@ -39,7 +39,6 @@ class RunOptions:
 
     chunk_size: int = 1000
     exact_knn_max_rows: int = 4096
-    approx_knn: str = "nn_descent"  # the GPU's kNN above its exact threshold: or "ivf_flat"
 
 
 class Backend(Protocol):

@@ -128,8 +128,7 @@ class GPUBackend:
 
         budget = self.runtime.job_budget()
         return self._run("umap", data, params_to_dict(params),
-                         lambda: run_umap_gpu(data, params, cp, options, budget_bytes=budget),
-                         approx_knn=options.approx_knn)
+                         lambda: run_umap_gpu(data, params, cp, options, budget_bytes=budget))
 
     def cluster(self, data: np.ndarray, params: ClusterParams, cp: Checkpoint, options: RunOptions) -> ClusterOutput:
         from ._gpu_cluster import run_cluster_gpu
@@ -140,8 +139,7 @@ class GPUBackend:
     def memory_estimate(self, rows: int, dims: int, kind: str, params: dict[str, Any]) -> int | None:
         return estimate_job_bytes(kind, rows, dims, params, budget_bytes=self.runtime.job_budget())
 
-    def _run(self, kind: str, data: np.ndarray, params: dict[str, Any], compute: Callable[[], T],
-             approx_knn: str = "nn_descent") -> T:
+    def _run(self, kind: str, data: np.ndarray, params: dict[str, Any], compute: Callable[[], T]) -> T:
         """Run ``compute`` with the job's memory statistics, turning CUDA errors into
         DeviceOutOfMemory / DeviceFault *after* the failed frames (and the device
         arrays they hold) are gone, so that the memory is free for the next job."""
@@ -172,7 +170,7 @@ class GPUBackend:
             self.jobs += 1
             log.info("%s %d x %d %s in %.2f s; peak %.2f GiB of GPU memory (model %.2f GiB)",
                      kind, rows, dims, outcome, time.perf_counter() - started, peak / GiB,
-                     estimate_job_bytes(kind, rows, dims, params, approx_knn=approx_knn) / GiB)
+                     estimate_job_bytes(kind, rows, dims, params) / GiB)
         # Outside the except clause: the original exception, its traceback and the
         # frames holding device arrays are unreachable now.
         assert failure is not None

@@ -24,7 +24,6 @@ class RunJob:
     output_dir: str
     chunk_size: int
     exact_knn_max_rows: int
-    approx_knn: str = "nn_descent"
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,6 @@ class RunImmediate:
     data: np.ndarray
     chunk_size: int
     exact_knn_max_rows: int
-    approx_knn: str = "nn_descent"
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,7 @@ class Supervisor:
         assert self._loop is not None
         request = msg.RunImmediate(next(self._ids), kind, params, data,
                                    params.get("chunk_size") or self.settings.chunk_size,
-                                   self.settings.exact_knn_max_rows, self.settings.approx_knn)
+                                   self.settings.exact_knn_max_rows)
         future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
         self._immediate_waiting.append((request, future))
         self._dispatch_immediate()
@@ -309,14 +309,13 @@ class Supervisor:
         if not gpu:
             return None
         running = sum(
-            gpu_memory.estimate_job_bytes(j.kind, j.total_points, j.dims, j.params,
-                                          approx_knn=self.settings.approx_knn)
+            gpu_memory.estimate_job_bytes(j.kind, j.total_points, j.dims, j.params)
             for j in self.jobs.values()
             if j.status in (Status.PROCESSING, Status.PAUSED, Status.CANCELLING) and self._holder(j.id)
         )
         workers = self.settings.max_concurrent_jobs + self.settings.immediate_workers
         return gpu_memory.admit_job(kind, rows, dims, params, gpu, worker_processes=workers,
-                                    running_estimates=running, approx_knn=self.settings.approx_knn)
+                                    running_estimates=running)
 
     def _exact_max_rows(self, params: dict[str, Any]) -> int:
         """Rows up to which the backend computes the exact kNN (for the ETA plan)."""
@@ -328,8 +327,7 @@ class Supervisor:
         now = time.time()
         chunk = job.params.get("chunk_size") or self.settings.chunk_size
         run = msg.RunJob(job.id, job.kind, job.params, str(self.store.input_path(job.id)),
-                         str(self.store.job_dir(job.id)), chunk, self.settings.exact_knn_max_rows,
-                         self.settings.approx_knn)
+                         str(self.store.job_dir(job.id)), chunk, self.settings.exact_knn_max_rows)
         if not handle.send(run):
             self.queue.appendleft(job.id)
             return

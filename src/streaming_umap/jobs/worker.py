@@ -162,8 +162,7 @@ def load_backend(choice: str, cfg: WorkerConfig) -> Any:
 def _options(job: msg.RunJob | msg.RunImmediate) -> Any:
     from ..backends.base import RunOptions
 
-    return RunOptions(chunk_size=job.chunk_size, exact_knn_max_rows=job.exact_knn_max_rows,
-                      approx_knn=job.approx_knn)
+    return RunOptions(chunk_size=job.chunk_size, exact_knn_max_rows=job.exact_knn_max_rows)
 
 
 def _compute(backend: Any, kind: str, data: np.ndarray, params: dict[str, Any], cp: Any, options: Any) -> Any:

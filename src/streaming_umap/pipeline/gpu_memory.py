@@ -66,7 +66,6 @@ NND_METRICS = ("euclidean", "cosine")
 NND_GRAPH_BYTES_PER_ROW = 64 * 8
 NND_INPUT_BYTES_PER_VALUE = 2  # NN-descent works on a half-precision copy of the rows
 KNN_TILE_BYTES = GiB  # the most one kNN call's distance tiles are modelled to hold
-IVF_SEARCH_BYTES = 512 * MiB  # IVF-Flat search scratch + neighbour distances recomputed in blocks
 HDBSCAN_BYTES_PER_ROW = 1024  # mutual reachability graph, spanning tree, condensed tree
 
 # kNN query batches. Each cuVS call costs a few ms beyond its arithmetic: on an H200,
@@ -146,16 +145,7 @@ def _umap_terms(
     }
 
 
-def _ivf_terms(rows: int, dims: int, k: int, n_components: int) -> dict[str, int]:
-    """IVF-Flat (GPU_UMAP_APPROX_KNN=ivf_flat): the rows, the index's own copy of them
-    (interleaved lists, plus row ids), the search and distance-recomputation scratch."""
-    n = rows
-    return {"input": n * dims * 4, "ivf index": n * dims * 4 + n * 8, "knn chunk": IVF_SEARCH_BYTES,
-            "knn result": n * k * 12, "graph": n * k * 96, "embedding": n * n_components * 8,
-            "workspace": WORKSPACE_BYTES}
-
-
-KNN_PHASE = ("input", "knn chunk", "ivf index", "nn-descent input", "nn-descent graph", "knn result")
+KNN_PHASE = ("input", "knn chunk", "nn-descent input", "nn-descent graph", "knn result")
 LAYOUT_PHASE = ("input", "knn result", "graph", "embedding")
 
 
@@ -171,12 +161,10 @@ def peak_bytes(terms: dict[str, int]) -> int:
 
 
 def estimate_terms(
-    kind: str, rows: int, dims: int, params: dict[str, Any], budget_bytes: int | None = None,
-    approx_knn: str = "nn_descent",
+    kind: str, rows: int, dims: int, params: dict[str, Any], budget_bytes: int | None = None
 ) -> dict[str, int]:
     """The model's terms (bytes, before SAFETY) for one job. With ``budget_bytes``, an
-    NN-descent job that does not fit is costed as cuML's batched build. ``approx_knn``:
-    the GPU's kNN above the exact threshold (GPU_UMAP_APPROX_KNN)."""
+    NN-descent job that does not fit is costed as cuML's batched build."""
     rows, dims = int(rows), int(dims)
     if kind == "umap":
         k = clamp_neighbors(rows, int(params.get("n_neighbors") or 15))
@@ -185,8 +173,6 @@ def estimate_terms(
         if uses_exact_knn(rows, metric):
             batch = knn_batch_rows(rows, int(params.get("chunk_size") or 1000), dims)
             return _umap_terms(rows, dims, k, c, exact=True, batch=batch)
-        if approx_knn == "ivf_flat":
-            return _ivf_terms(rows, dims, k, c)
         clusters = nnd_clusters(rows, dims, k, c, budget_bytes)
         share = 1.0 if clusters == 1 else 2.0 / clusters
         return _umap_terms(rows, dims, k, c, exact=False, batch=0, share=share)
@@ -208,11 +194,10 @@ def estimate_terms(
 
 
 def estimate_job_bytes(
-    kind: str, rows: int, dims: int, params: dict[str, Any], budget_bytes: int | None = None,
-    approx_knn: str = "nn_descent",
+    kind: str, rows: int, dims: int, params: dict[str, Any], budget_bytes: int | None = None
 ) -> int:
     """Bytes of GPU memory (RMM allocations) a job of this shape needs at its peak."""
-    return int(peak_bytes(estimate_terms(kind, rows, dims, params, budget_bytes, approx_knn)) * SAFETY)
+    return int(peak_bytes(estimate_terms(kind, rows, dims, params, budget_bytes)) * SAFETY)
 
 
 def device_budget(total_bytes: int, worker_processes: int) -> int:
@@ -280,7 +265,6 @@ def admit_job(
     *,
     worker_processes: int,
     running_estimates: int = 0,
-    approx_knn: str = "nn_descent",
 ) -> Admission:
     """:func:`admit` for a job, from a worker's ``describe()["gpu"]``.
 
@@ -290,7 +274,7 @@ def admit_job(
     pool = gpu_info.get("rmm_pool_limit")
     pool_bytes = int(pool) if pool else None
     limit = total if pool_bytes is None else min(total, pool_bytes)
-    terms = estimate_terms(kind, rows, dims, params, budget_bytes=limit, approx_knn=approx_knn)
+    terms = estimate_terms(kind, rows, dims, params, budget_bytes=limit)
     estimate = int(peak_bytes(terms) * SAFETY)
     return admit(estimate, total, max(0, total - running_estimates),
                  pool_bytes=pool_bytes, terms=terms)
