@@ -25,6 +25,7 @@ from streaming_umap.backends.gpu import gpu_available
 from streaming_umap.datasets import labelled_mixture
 from streaming_umap.errors import DeviceOutOfMemory, JobCancelled
 from streaming_umap.pipeline import gpu_memory as gm
+from streaming_umap.pipeline.checkpoint import NullCheckpoint
 from streaming_umap.schemas import ClusterParams, UMAPParams
 
 from .conftest import Service
