@@ -5,24 +5,27 @@ Importing this module imports none of cuML, CuPy or RMM; :func:`gpu_available` a
 
 UMAP, by size (``pipeline/gpu_memory.py`` holds the thresholds and the memory model):
 
-* up to EXACT_KNN_MAX_ROWS = 150,000 rows (any metric), and at any size for metrics
-  cuML's NN-descent lacks (manhattan, chebyshev, correlation): exact kNN by chunked
-  brute force on the device (``_gpu_knn.py``), one progress step per ``chunk_size``
-  query rows, passed to ``cuml.UMAP(precomputed_knn=...)``. Brute force costs
-  rows^2 x dims and NN-descent about rows x dims, so they cross in rows alone:
-  ~150k on an H200 (100k x 512: chunked brute force 0.56 s, cuML's whole NN-descent
-  kNN + graph ~0.9 s).
+* up to EXACT_KNN_MAX_ROWS = 150,000 rows, euclidean or cosine: cuML's own brute-force
+  kNN inside ``fit`` (``build_algo="brute_force_knn"``), one step. On an H200 it does the
+  whole 100k x 512 UMAP in 0.6 s, where querying ``NearestNeighbors`` in batches took
+  0.9 s for the kNN alone (``benchmarks/results/gpu-2026-11-26-h200-session2``).
+* up to that size for cosine rows that include all-zero rows, and at any size for
+  metrics cuML's NN-descent lacks (manhattan, chebyshev, correlation): our exact kNN in
+  query batches (``_gpu_knn.py``), one checkpoint per batch, passed to
+  ``cuml.UMAP(precomputed_knn=...)``.
 * above that (euclidean, cosine): cuML's own NN-descent (``build_algo="nn_descent"``,
   host input); the ``knn`` stage is one step, as the CPU backend's NN-descent is.
 * when NN-descent's build does not fit the memory a job may use (the RMM pool, or
   90 % of the free device memory), cuML's batched build
   (``build_kwds={"knn_n_clusters": c, "knn_overlap_factor": 2}``, c = 4, 8, 16, ...
   the smallest that fits, :func:`~streaming_umap.pipeline.gpu_memory.nnd_clusters`).
-  By the memory model that starts at about 12M x 512 rows on an 80 GB H100 and about
-  20M x 512 on a 141 GB H200.
+  By the memory model that starts at about 41M x 512 rows on an 80 GB H100 (72M on a
+  141 GB H200), only a little below the size whose layout graph no longer fits at all
+  (43M / 75M: refused with a 413).
 
-Progress, pause and cancel: ``knn`` chunks are checkpoints we own (cancel stops at
-the next one). The ``layout`` reports epochs from cuML's callback
+Progress, pause and cancel: the batches of our own kNN are checkpoints (cancel stops
+at the next one); cuML's one-step kNN ends at its first callback, where a pause or
+cancel asked for during it takes effect. The ``layout`` reports epochs from cuML's callback
 (``_gpu_umap.EpochReporter``): pause blocks in the callback; cancel cannot stop cuML
 mid-layout (raising there kills the process), so the layout runs to its end without
 checkpoints and the result is discarded; the supervisor kills the worker if that
