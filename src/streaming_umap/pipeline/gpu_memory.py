@@ -39,8 +39,9 @@ Calibration (worker's RMM peak on an H200, cuML 26.10, 512 dims, k=15;
 ``benchmarks/results/gpu-2026-11-26-h200``): UMAP by NN-descent peaked at 0.66 GiB
 (300k rows) and 1.75 GiB (1M), which this model puts at 0.81 and 2.04 GiB; HDBSCAN on
 a 2-d layout peaked at 0.40 GiB (100k) and 1.38 GiB (1M), modelled 0.41 and 1.52 GiB.
-The exact path is over-estimated (100k: 0.29 GiB peak), because the kNN chunk term is
-an upper bound on cuVS's tiles.
+The exact path is over-estimated (100k x 512: 0.29 GiB peak with our batched kNN,
+0.42 GiB with cuML's brute force inside fit; modelled 1.68 GiB), because the kNN
+chunk term is an upper bound on cuVS's tiles.
 """
 
 from __future__ import annotations
@@ -57,10 +58,11 @@ WORKSPACE_BYTES = 256 * MiB
 CONTEXT_BYTES = 512 * MiB  # per worker process, outside the RMM resource
 DEVICE_RESERVE = 0.05  # of the total, never handed to jobs (driver, fragmentation)
 
-# Exact (chunked brute-force) kNN up to this many rows: brute force costs n^2*d, cuML's
-# NN-descent about n*d*const, and on an H200 they cross near 150k rows (100k x 512:
-# chunked brute force 0.56 s; the whole NN-descent fit_transform 1.57 s of which ~0.9 s
-# kNN + graph). Both scale with d, so the crossover is in rows alone.
+# Exact (brute-force) kNN up to this many rows: brute force costs n^2*d, cuML's
+# NN-descent about n*d*const, so the crossover is in rows alone. On an H200 with
+# cuML 26.10 at 100k x 512 the whole UMAP took 0.59 s with cuML's brute force and
+# 1.23 s with NN-descent; by the n^2 scaling they would cross near 200-250k rows, but
+# only 100k and 1M were measured, so the threshold stays where it was set.
 EXACT_KNN_MAX_ROWS = 150_000
 NND_METRICS = ("euclidean", "cosine")
 NND_GRAPH_BYTES_PER_ROW = 64 * 8
@@ -68,11 +70,14 @@ NND_INPUT_BYTES_PER_VALUE = 2  # NN-descent works on a half-precision copy of th
 KNN_TILE_BYTES = GiB  # the most one kNN call's distance tiles are modelled to hold
 HDBSCAN_BYTES_PER_ROW = 1024  # mutual reachability graph, spanning tree, condensed tree
 
-# kNN query batches. Each cuVS call costs a few ms beyond its arithmetic: on an H200,
-# 100k x 512 took 1.0 s in 100 calls of 1000 rows and 0.56 s in 10 calls of 10k. So a
-# job makes about KNN_CALLS calls of at least MIN_KNN_BATCH_ROWS rows, and no call does
-# more than KNN_CALL_WORK multiply-adds (about 0.1 s), which keeps a cancel and the
-# progress of a large exact job (a metric NN-descent lacks) prompt.
+# Query batches of our own exact kNN (metrics cuML's brute force inside fit is not used
+# for; see backends/_gpu_umap.py). Fewer, larger calls are faster: 100k x 512 cosine on
+# an H200 took 4.7 s in 100 calls of 1000 rows, 0.90 s in 10 of 10k and 0.71 s in one
+# call in a process without an RMM pool (each call then pays its allocations), and 1.0 s
+# against 0.91 s for 100 and 10 calls in a worker with one. So a job makes about
+# KNN_CALLS calls of at least MIN_KNN_BATCH_ROWS rows, and no call does more than
+# KNN_CALL_WORK multiply-adds (about 0.1 s), which keeps a cancel and the progress of a
+# large exact job (a metric NN-descent lacks) prompt.
 KNN_CALLS = 10
 MIN_KNN_BATCH_ROWS = 10_000
 KNN_CALL_WORK = 2 * 10**12
