@@ -23,7 +23,9 @@ ENV = {
     "STREAMING_UMAP_MAX_ELEMENTS": "100000",
     "STREAMING_UMAP_CANCEL_GRACE": "1",
     "STREAMING_UMAP_WARMUP": "light",  # these jobs stay on the exact kNN path
+    "STREAMING_UMAP_CORS_ORIGINS": "http://page.example:9000",
 }
+PAGE = "http://page.example:9000"
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +145,24 @@ def test_cancel_kills_a_worker_that_does_not_reach_a_checkpoint(svc: Service) ->
         assert sum(1 for p in processes if p["role"] == "job") == 1
     log = svc.log_file.read_text()
     assert f"job {job_id}: worker pid {pid} did not stop within 1.0 s; killing it" in log
+
+
+def test_cors_lets_the_configured_page_call_the_api(svc: Service) -> None:
+    data, _ = labelled_mixture(300, 8, seed=40)
+    with svc.client() as c:
+        preflight = c.options("/umap/streaming/umap", headers={
+            "Origin": PAGE, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type"})
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == PAGE
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        r = c.post("/umap/streaming/umap", json={"data": data.tolist(), "n_neighbors": 10},
+                   headers={"Origin": PAGE})
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == PAGE
+        bad = c.post("/umap/streaming/umap", json={"data": [[1.0, "x"]]}, headers={"Origin": PAGE})
+        assert bad.status_code == 422 and bad.headers["access-control-allow-origin"] == PAGE  # errors readable too
+        other = c.options("/umap/streaming/umap", headers={
+            "Origin": "http://elsewhere.example", "Access-Control-Request-Method": "POST"})
+        assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+        plain = c.get("/health", headers={"Origin": "http://elsewhere.example"})
+        assert plain.status_code == 200 and "access-control-allow-origin" not in plain.headers

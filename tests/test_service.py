@@ -122,6 +122,15 @@ def test_late_subscriber_gets_snapshot_and_terminal_frame(service: Service) -> N
     assert seen[0]["status"] == "completed" and seen[0]["params"]["n_epochs"] == 50
 
 
+def test_no_cross_origin_access_unless_configured(service: Service) -> None:
+    with service.client() as c:
+        r = c.get("/health", headers={"Origin": "http://page.example"})
+        pre = c.options("/umap/streaming/umap", headers={
+            "Origin": "http://page.example", "Access-Control-Request-Method": "POST"})
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+    assert "access-control-allow-origin" not in pre.headers and pre.status_code == 405
+
+
 def test_unknown_job_is_404_everywhere(service: Service) -> None:
     with service.client() as c:
         for method, path in [("GET", "status"), ("GET", "result"), ("DELETE", "cancel"),

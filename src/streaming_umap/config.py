@@ -23,6 +23,18 @@ def _warmup(raw: str) -> Warmup:
     return value  # type: ignore[return-value]
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    """Browser origins allowed to call the API from other pages: ``*`` or
+    ``scheme://host[:port]`` items, comma-separated."""
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and ("://" not in origin or origin.count("/") != 2):
+            raise ConfigError(
+                "STREAMING_UMAP_CORS_ORIGINS takes * or origins like https://app.example.com "
+                f"(scheme, host and port, no path), found {origin!r}")
+    return origins
+
+
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -79,6 +91,7 @@ class Settings:
     cuda_visible_devices: str | None = None  # CUDA_VISIBLE_DEVICES (passed to workers)
     rmm_pool_bytes: int | None = None  # GPU_UMAP_RMM_POOL_SIZE (MiB), None = half the free memory
     numba_cache_dir: Path = Path(".cache/numba")  # NUMBA_CACHE_DIR
+    cors_origins: tuple[str, ...] = ()  # STREAMING_UMAP_CORS_ORIGINS: comma-separated, or *
     extra_env: tuple[tuple[str, str], ...] = field(default=())
 
     @classmethod
@@ -135,6 +148,7 @@ class Settings:
             cuda_visible_devices=e.get("CUDA_VISIBLE_DEVICES"),
             rmm_pool_bytes=None if not pool_mb else _int(e, "GPU_UMAP_RMM_POOL_SIZE", 0, 1, 1 << 22) << 20,
             numba_cache_dir=Path(e.get("NUMBA_CACHE_DIR", str(cls.numba_cache_dir))),
+            cors_origins=_origins(e.get("STREAMING_UMAP_CORS_ORIGINS", "")),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

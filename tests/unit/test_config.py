@@ -25,6 +25,9 @@ def test_environment_overrides() -> None:
     assert (s.port, s.chunk_size, s.max_concurrent_jobs, s.backend) == (9001, 500, 2, "cpu")
     assert s.data_dir == Path("/tmp/x") and s.max_body_bytes == 10 << 20
     assert s.cuda_visible_devices == "1" and s.rmm_pool_bytes == 1024 << 20
+    assert Settings.from_env({}).cors_origins == ()
+    assert Settings.from_env({"STREAMING_UMAP_CORS_ORIGINS": " https://a.example:8080/, http://b "}
+                             ).cors_origins == ("https://a.example:8080", "http://b")
 
 
 @pytest.mark.parametrize(
@@ -35,6 +38,8 @@ def test_environment_overrides() -> None:
         ({"STREAMING_UMAP_BACKEND": "tpu"}, "must be auto, cpu or gpu, found 'tpu'"),
         ({"STREAMING_UMAP_CANCEL_GRACE": "soon"}, "must be a number"),
         ({"STREAMING_UMAP_WARMUP": "maybe"}, "must be full, light or off, found 'maybe'"),
+        ({"STREAMING_UMAP_CORS_ORIGINS": "app.example.com"}, "origins like https://app.example.com"),
+        ({"STREAMING_UMAP_CORS_ORIGINS": "https://a.example/page"}, "no path"),
     ],
 )
 def test_bad_settings_say_what_was_expected(env: dict[str, str], message: str) -> None:

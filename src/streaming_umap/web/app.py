@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -76,7 +78,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await supervisor.stop()
             store.close()
 
-    app = Starlette(routes=build_routes(), lifespan=lifespan,
+    middleware = []
+    if settings.cors_origins:  # pages on other origins may call the API (the socket needs no CORS)
+        middleware.append(Middleware(
+            CORSMiddleware, allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Content-Type"],
+            expose_headers=["Location", "Retry-After"], max_age=600))
+    app = Starlette(routes=build_routes(), lifespan=lifespan, middleware=middleware,
                     exception_handlers=EXCEPTION_HANDLERS)
     app.state.settings = settings
     return app
