@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import time
 
 import numpy as np
@@ -17,6 +18,7 @@ from .helpers import (
     TERMINAL,
     drain_frames,
     frames,
+    npy_bytes,
     stalled_subscriber,
     start_job,
     submit,
@@ -309,3 +311,29 @@ def test_terminal_states_never_change(service: Service) -> None:
             assert c.request(method, f"/umap/streaming/{path}/{job_id}").status_code == 409
         assert c.get(f"/umap/streaming/status/{job_id}").json()["status"] == final["status"] == "completed"
     assert final["status"] in TERMINAL
+
+
+def test_large_npy_uploads_are_spooled_and_leave_nothing_behind(service: Service) -> None:
+    spool = service.data_dir / "spool"
+    data, _ = labelled_mixture(9000, 512, seed=41)  # 18 MB: above the 16 MiB spool threshold
+    body = npy_bytes(data)
+    head = (b"POST /umap/streaming/umap HTTP/1.1\r\nHost: test\r\nContent-Type: application/x-npy\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    with socket.create_connection(("127.0.0.1", service.port)) as s:  # cut off half way
+        s.sendall(head + body[: len(body) // 2])
+        time.sleep(0.3)
+    wait_for(lambda: spool.is_dir() and not any(spool.iterdir()), timeout=30)
+    with service.client() as c:
+        job_id = start_job(c, "umap", data, n_epochs=20, random_state=3)
+        assert not any(spool.iterdir())  # the spooled body became the job's input
+        wide = submit(c, "cluster", data.astype(np.float64), algorithm="kmeans", n_clusters=5)
+        assert wide.status_code == 202, wide.text  # converted from float64, then written
+        bad = data.copy()
+        bad[4321, 7] = np.inf
+        refused = submit(c, "umap", bad)
+        assert refused.status_code == 422 and "row 4321" in refused.json()["detail"]
+        assert not any(spool.iterdir())
+        assert wait_status(c, job_id)["status"] == "completed"
+        assert wait_status(c, wide.json()["job_id"])["status"] == "completed"
+        embedding = np.load(io.BytesIO(c.get(f"/umap/streaming/result/{job_id}", params={"format": "npy"}).content))
+    assert embedding.shape == (9000, 2) and np.isfinite(embedding).all()

@@ -163,3 +163,57 @@ def test_non_finite_rows_are_found_in_any_block() -> None:
     data[900, 0] = np.nan
     assert _first_non_finite(data, block=64) == 700
     assert _first_non_finite(data[701:], block=64) == 199
+
+
+def test_spool_body_writes_the_file_and_removes_it_on_any_failure(tmp_path, monkeypatch) -> None:
+    import asyncio
+
+    from streaming_umap.web import ingest
+
+    monkeypatch.setattr(ingest, "SPOOL_WRITE_BYTES", 64)  # several flushes for a small body
+    body = npy(np.arange(200, dtype=np.float32).reshape(50, 4))
+    pieces = [body[i:i + 37] for i in range(0, len(body), 37)]
+    path = asyncio.run(ingest.spool_body(_request(pieces, len(body)), 1 << 20, tmp_path / "spool"))
+    assert path.parent == tmp_path / "spool" and path.read_bytes() == body
+    path.unlink()
+    with pytest.raises(MalformedBody, match=f"ended after 37 of its {len(body)} bytes"):
+        asyncio.run(ingest.spool_body(_request(pieces[:1], len(body)), 1 << 20, tmp_path / "spool"))
+    with pytest.raises(PayloadTooLarge, match="the limit is 100 bytes"):
+        asyncio.run(ingest.spool_body(_request(pieces, len(body)), 100, tmp_path / "spool"))
+    with pytest.raises(MalformedBody, match="needs a Content-Length"):
+        asyncio.run(ingest.spool_body(_request(pieces, None), 1 << 20, tmp_path / "spool"))
+    assert list((tmp_path / "spool").iterdir()) == []  # nothing half-written is left
+
+
+def test_spooled_npy_is_read_through_a_map_and_adopted_when_float32(tmp_path) -> None:
+    from streaming_umap.web.ingest import parse_spooled_submission
+
+    rows = np.random.default_rng(0).random((300, 6)).astype(np.float32)
+    path = tmp_path / "a.npy"
+    path.write_bytes(npy(rows) + b"trailing junk")
+    sub = parse_spooled_submission("umap", path, {"n_neighbors": "7"}, SETTINGS)
+    assert sub.input_file == path and sub.params.n_neighbors == 7
+    assert np.array_equal(np.asarray(sub.data), rows)
+    assert np.array_equal(np.load(path), rows)  # the junk after the array was cut off
+
+    wide = tmp_path / "b.npy"
+    wide.write_bytes(npy(rows.astype(np.float64)))  # converted: the job writes its own input
+    sub = parse_spooled_submission("umap", wide, {}, SETTINGS)
+    assert sub.input_file is None and sub.data.dtype == np.float32
+    assert np.allclose(sub.data, rows)
+    fortran = tmp_path / "c.npy"
+    fortran.write_bytes(npy(np.asfortranarray(rows)))
+    sub = parse_spooled_submission("umap", fortran, {}, SETTINGS)
+    assert sub.input_file is None and np.array_equal(sub.data, rows)
+
+    bad = rows.copy()
+    bad[123, 4] = np.nan
+    (tmp_path / "d.npy").write_bytes(npy(bad))
+    with pytest.raises(InvalidInput, match="row 123 contains a non-finite value"):
+        parse_spooled_submission("umap", tmp_path / "d.npy", {}, SETTINGS)
+    (tmp_path / "e.npy").write_bytes(npy(rows)[:-10])
+    with pytest.raises(MalformedBody, match="truncated"):
+        parse_spooled_submission("umap", tmp_path / "e.npy", {}, SETTINGS)
+    (tmp_path / "f.npy").write_bytes(npy(np.zeros((3, 4, 5), dtype=np.float32)))
+    with pytest.raises(InvalidInput, match="must be 2-D"):
+        parse_spooled_submission("umap", tmp_path / "f.npy", {}, SETTINGS)

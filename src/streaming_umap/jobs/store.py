@@ -72,6 +72,10 @@ class JobStore:
         self.data_dir = Path(data_dir)
         self.jobs_dir = self.data_dir / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        # request bodies being received; what a crash left there is never a job's input
+        self.spool_dir = self.data_dir / "spool"
+        shutil.rmtree(self.spool_dir, ignore_errors=True)
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.data_dir / "jobs.sqlite3"
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -149,11 +153,22 @@ class JobStore:
     def input_path(self, job_id: str) -> Path:
         return self.job_dir(job_id) / "input.npy"
 
-    def write_input(self, job_id: str, data: np.ndarray) -> Path:
+    def write_input(self, job_id: str, data: np.ndarray, source: Path | None = None) -> Path:
+        """Store a job's input: ``data`` written all or nothing, or ``source`` (a
+        complete ``.npy`` of ``data`` in the spool folder, same file system) flushed
+        and renamed into place."""
         folder = self.job_dir(job_id)
         folder.mkdir(parents=True, exist_ok=True)
         path = self.input_path(job_id)
-        save_npy(path, np.ascontiguousarray(data, dtype=np.float32))
+        if source is not None:
+            fd = os.open(source, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(source, path)
+        else:
+            save_npy(path, np.ascontiguousarray(data, dtype=np.float32))
         return path
 
     def remove_input(self, job_id: str) -> None:

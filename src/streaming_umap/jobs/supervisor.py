@@ -15,6 +15,7 @@ import math
 import time
 import uuid
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -141,7 +142,10 @@ class Supervisor:
             self.models[name] = CostModel(name, self.store.load_cost_model(name))
         return self.models[name]
 
-    async def submit(self, kind: str, params: dict[str, Any], data: np.ndarray, warning: str | None) -> Job:
+    async def submit(self, kind: str, params: dict[str, Any], data: np.ndarray, warning: str | None,
+                     input_file: Path | None = None) -> Job:
+        """Queue a job. ``input_file``: a spooled ``.npy`` holding exactly ``data``, which
+        becomes the job's input by a rename instead of being written again."""
         if self.pending_count() >= self.settings.max_queue:
             raise QueueFull(
                 f"the queue is full ({self.settings.max_queue} pending jobs); try again later",
@@ -156,7 +160,7 @@ class Supervisor:
                   total_chunks=max(1, math.ceil(rows / chunk)), warning=warning)
         self._reserved += 1
         try:
-            await asyncio.to_thread(self.store.write_input, job.id, data)
+            await asyncio.to_thread(self.store.write_input, job.id, data, input_file)
         finally:
             self._reserved -= 1
         self.jobs[job.id] = job

@@ -5,15 +5,25 @@ event loop. Accepted: JSON (``application/json``, parsed by msgspec, which also
 type-checks every field), ``.npy`` (``application/x-npy`` or
 ``application/octet-stream``, no pickles, read without a copy), and CSV
 (``text/csv``, an optional header line). Every problem becomes a 4xx that names it.
+
+A ``.npy`` body of SPOOL_MIN_BYTES or more is written to a spool file as it arrives
+(:func:`spool_body`) and checked through a memory map (:func:`parse_npy_file`); when
+it already holds little-endian float32 rows in C order, that file becomes the job's
+input by a rename, so a 2 GB upload is never held in memory nor written twice. A body
+that fails or is cut off leaves no file behind.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import math
+import os
+import uuid
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 from starlette.requests import Request
@@ -32,6 +42,8 @@ JSON_TYPES = ("application/json",)
 NPY_TYPES = ("application/x-npy", "application/octet-stream", "application/npy")
 CSV_TYPES = ("text/csv",)
 ACCEPTED = ", ".join(JSON_TYPES + NPY_TYPES + CSV_TYPES)
+SPOOL_MIN_BYTES = 16 << 20  # .npy bodies from this size go to disk as they arrive
+SPOOL_WRITE_BYTES = 8 << 20  # written in pieces of this size, off the event loop
 
 
 @dataclass
@@ -40,6 +52,7 @@ class Submission:
     params: UMAPParams | ClusterParams
     data: np.ndarray  # float32, C-contiguous, rows x dims, finite
     warnings: list[str]
+    input_file: Path | None = None  # a spooled .npy of exactly ``data``, for the job to adopt
 
 
 def media_type(request: Request) -> str:
@@ -80,6 +93,54 @@ async def read_body(request: Request, limit: int) -> bytes | bytearray:
             raise PayloadTooLarge(f"request body is too large: {too_big}")
         parts.append(part)
     return b"".join(parts)
+
+
+def declared_length(request: Request) -> int | None:
+    raw = request.headers.get("content-length")
+    return int(raw) if raw and raw.isdigit() else None
+
+
+async def spool_body(request: Request, limit: int, folder: Path) -> Path:
+    """Write the body to a new file in ``folder`` as it arrives and return its path.
+    The request must declare its Content-Length (at most ``limit``). On any error,
+    a cut-off body included, the file is removed."""
+    declared = declared_length(request)
+    if declared is None:
+        raise MalformedBody("a spooled body needs a Content-Length")
+    if declared > limit:
+        raise PayloadTooLarge(
+            f"request body is {declared} bytes; the limit is {limit} bytes "
+            f"({limit >> 20} MiB, STREAMING_UMAP_MAX_BODY_MB)")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.npy.part"
+    buffer = bytearray(SPOOL_WRITE_BYTES)
+    view = memoryview(buffer)
+    size = filled = 0
+    try:
+        with open(path, "wb") as fh:
+            async for part in request.stream():
+                size += len(part)
+                if size > declared:
+                    raise MalformedBody(f"request body is longer than its Content-Length ({declared} bytes)")
+                part_view = memoryview(part)
+                while part_view:
+                    take = min(len(part_view), SPOOL_WRITE_BYTES - filled)
+                    view[filled:filled + take] = part_view[:take]
+                    filled += take
+                    part_view = part_view[take:]
+                    if filled == SPOOL_WRITE_BYTES:
+                        await asyncio.to_thread(fh.write, view)
+                        filled = 0
+            if filled:
+                await asyncio.to_thread(fh.write, view[:filled])
+        if size < declared:
+            raise MalformedBody(f"request body ended after {size} of its {declared} bytes")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    finally:
+        view.release()
+    return path
 
 
 def _check_elements(rows: int, dims: int, settings: Settings) -> None:
@@ -176,7 +237,7 @@ def parse_json(kind: str, body: bytes | bytearray, settings: Settings) -> Submis
     return Submission(kind, params_of(request), data, [])
 
 
-def _npy_header(buffer: io.BytesIO) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+def _npy_header(buffer: io.BytesIO | BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
     try:
         version = np.lib.format.read_magic(buffer)
         if version == (1, 0):
@@ -186,10 +247,8 @@ def _npy_header(buffer: io.BytesIO) -> tuple[tuple[int, ...], bool, np.dtype[Any
         raise MalformedBody(f"body is not a valid .npy file: {exc}") from None
 
 
-def parse_npy(kind: str, body: bytes | bytearray, query: dict[str, str], settings: Settings) -> Submission:
-    params = params_from_query(kind, query)
-    buffer = io.BytesIO(body)
-    shape, fortran, dtype = _npy_header(buffer)
+def _checked_header(fh: io.BytesIO | BinaryIO, settings: Settings) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    shape, fortran, dtype = _npy_header(fh)
     if dtype.hasobject or dtype.kind not in "iuf":
         raise InvalidInput(
             f".npy dtype must be integer or floating point; found {dtype} "
@@ -201,16 +260,49 @@ def parse_npy(kind: str, body: bytes | bytearray, query: dict[str, str], setting
             f"data must be 2-D (rows x columns); the .npy holds shape {tuple(shape)}", field="data"
         )
     _check_elements(shape[0], shape[1], settings)
-    offset = buffer.tell()
+    return shape, fortran, dtype
+
+
+def _check_length(shape: tuple[int, ...], dtype: np.dtype[Any], available: int) -> int:
     expected = int(np.prod(shape)) * dtype.itemsize
-    if len(body) - offset < expected:
+    if available < expected:
         raise MalformedBody(
             f".npy body is truncated: header says {shape} {dtype} ({expected} bytes of data), "
-            f"found {len(body) - offset} bytes"
+            f"found {available} bytes"
         )
+    return expected
+
+
+def parse_npy(kind: str, body: bytes | bytearray, query: dict[str, str], settings: Settings) -> Submission:
+    params = params_from_query(kind, query)
+    buffer = io.BytesIO(body)
+    shape, fortran, dtype = _checked_header(buffer, settings)
+    offset = buffer.tell()
+    _check_length(shape, dtype, len(body) - offset)
     flat = np.frombuffer(body, dtype=dtype, count=int(np.prod(shape)), offset=offset)
     data = flat.reshape(shape, order="F" if fortran else "C")
     return Submission(kind, params, finalize(data, settings), [])
+
+
+def parse_npy_file(kind: str, path: Path, query: dict[str, str], settings: Settings) -> Submission:
+    """:func:`parse_npy` for a spooled body, read through a memory map. The caller owns
+    ``path`` (and removes it unless a job adopts it as ``input_file``)."""
+    params = params_from_query(kind, query)
+    with open(path, "rb") as fh:
+        shape, fortran, dtype = _checked_header(fh, settings)
+        offset = fh.tell()
+    size = path.stat().st_size
+    expected = _check_length(shape, dtype, size - offset)
+    adoptable = dtype == np.dtype("<f4") and not fortran and expected > 0
+    if adoptable and size > offset + expected:
+        os.truncate(path, offset + expected)  # bytes after the array are not part of it
+    if expected == 0:
+        data = np.empty(shape, dtype=dtype)
+    else:
+        data = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(shape),
+                         order="F" if fortran else "C")
+    return Submission(kind, params, finalize(data, settings), [],
+                      input_file=path if adoptable else None)
 
 
 def parse_csv(kind: str, body: bytes | bytearray, query: dict[str, str], settings: Settings) -> Submission:
@@ -235,6 +327,13 @@ def parse_submission(
         submission = parse_csv(kind, body, query, settings)
     else:
         submission = parse_json(kind, body, settings)
+    submission.warnings.extend(cross_check(submission))
+    return submission
+
+
+def parse_spooled_submission(kind: str, path: Path, query: dict[str, str], settings: Settings) -> Submission:
+    """:func:`parse_submission` for a ``.npy`` body spooled to ``path``."""
+    submission = parse_npy_file(kind, path, query, settings)
     submission.warnings.extend(cross_check(submission))
     return submission
 

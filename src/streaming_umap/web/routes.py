@@ -16,11 +16,16 @@ from ..jobs.supervisor import Supervisor
 from ..jobs.views import status_of
 from ..schemas import params_to_dict
 from .ingest import (
+    NPY_TYPES,
+    SPOOL_MIN_BYTES,
     Submission,
     check_media_type,
+    declared_length,
     media_type,
+    parse_spooled_submission,
     parse_submission,
     read_body,
+    spool_body,
 )
 from .responses import JSON
 
@@ -33,8 +38,18 @@ async def _parse(request: Request, kind: str) -> Submission:
     media = media_type(request)
     check_media_type(media)
     settings = request.app.state.settings
-    body = await read_body(request, settings.max_body_bytes)
     query = dict(request.query_params)
+    if media in NPY_TYPES and (declared_length(request) or 0) >= SPOOL_MIN_BYTES:
+        path = await spool_body(request, settings.max_body_bytes, _sup(request).store.spool_dir)
+        try:
+            sub = await asyncio.to_thread(parse_spooled_submission, kind, path, query, settings)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        if sub.input_file is None:  # converted to float32 rows in memory: the file is done with
+            path.unlink(missing_ok=True)
+        return sub
+    body = await read_body(request, settings.max_body_bytes)
     return await asyncio.to_thread(parse_submission, kind, media, body, query, settings)
 
 
@@ -60,7 +75,12 @@ def _immediate_body(sub: Submission, result: dict[str, Any]) -> dict[str, Any]:
 
 
 async def submit(request: Request, kind: str) -> Response:
-    return await submit_submission(request, await _parse(request, kind))
+    sub = await _parse(request, kind)
+    try:
+        return await submit_submission(request, sub)
+    finally:
+        if sub.input_file is not None:  # not adopted by a job (immediate, refused, failed)
+            sub.input_file.unlink(missing_ok=True)
 
 
 async def submit_submission(request: Request, sub: Submission) -> Response:
@@ -70,7 +90,8 @@ async def submit_submission(request: Request, sub: Submission) -> Response:
     if sub.data.shape[0] < request.app.state.settings.immediate_threshold:
         result = await sup.immediate(kind, params, sub.data)
         return JSON(_immediate_body(sub, result))
-    job = await sup.submit(kind, params, sub.data, "; ".join(sub.warnings) or None)
+    job = await sup.submit(kind, params, sub.data, "; ".join(sub.warnings) or None,
+                           input_file=sub.input_file)
     body: dict[str, Any] = {
         "job_id": job.id, "status": "started",
         "message": f"{kind} job queued ({job.total_points} x {job.dims})",
