@@ -1,0 +1,151 @@
+"""Large ``.npy`` uploads: spooled to disk as they arrive vs read into memory.
+
+    python3 benchmarks/bench_ingest.py --out DIR [--rows 200000,1000000] [--repeats 2]
+
+Both paths are in the server: a ``.npy`` body of 16 MiB or more that declares its
+Content-Length is written to ``data/spool`` as it arrives and becomes the job's input
+by a rename; a body sent without a Content-Length (chunked transfer encoding) is read
+into memory, checked, and then written to the job's folder, as every body was before.
+This script sends the same array both ways to one server, alternating the order, and
+measures seconds from the first byte sent to the 202 answer and the server process's
+peak anonymous resident memory (``RssAnon``: heap, not the file pages a memory map
+shows) above its level before the upload, sampled every 5 ms.
+
+Each upload is a k-means job on the cluster endpoint, cancelled at once (no compute
+overlaps the next upload). Writes ``DIR/ingest-spool.json`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_gpu import Server, npy_bytes  # noqa: E402
+
+class PeakRSS:
+    """Peak anonymous resident memory of one process while the ``with`` block runs."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.base = self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def rss(self) -> int:
+        with open(f"/proc/{self.pid}/status") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+        raise RuntimeError(f"no RssAnon for process {self.pid}")
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.rss())
+            time.sleep(0.005)
+
+    def __enter__(self) -> PeakRSS:
+        self.base = self.peak = self.rss()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.peak = max(self.peak, self.rss())
+
+    @property
+    def growth_mib(self) -> float:
+        return round((self.peak - self.base) / 2**20, 1)
+
+
+def pieces(body: bytes, size: int = 1 << 20) -> Iterator[bytes]:
+    view = memoryview(body)
+    for start in range(0, len(body), size):
+        yield bytes(view[start:start + size])
+
+
+def upload(server: Server, body: bytes, spooled: bool) -> dict[str, Any]:
+    """One upload; ``spooled``: with a Content-Length (the server spools it), else
+    chunked (the server reads it into memory)."""
+    import httpx
+
+    params = {"algorithm": "kmeans", "n_clusters": "8"}
+    headers = {"Content-Type": "application/x-npy"}
+    if spooled:
+        headers["Content-Length"] = str(len(body))
+    with httpx.Client(base_url=server.url, timeout=600) as c:
+        with PeakRSS(server.proc.pid) as mem:  # type: ignore[union-attr]
+            started = time.perf_counter()
+            r = c.post("/umap/streaming/cluster", params=params, content=pieces(body), headers=headers)
+            seconds = time.perf_counter() - started
+        if r.status_code != 202:
+            raise RuntimeError(f"upload answered {r.status_code}: {r.text[:300]}")
+        job_id = r.json()["job_id"]
+        c.delete(f"/umap/streaming/cancel/{job_id}")
+        deadline = time.monotonic() + 120
+        while c.get(f"/umap/streaming/status/{job_id}", params={"include_result": "false"}).json()[
+                "status"] not in ("cancelled", "completed", "failed"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} did not end")
+            time.sleep(0.05)
+    return {"seconds": round(seconds, 3), "server_growth_mib": mem.growth_mib}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--rows", default="200000,1000000")
+    p.add_argument("--dims", type=int, default=512)
+    p.add_argument("--repeats", type=int, default=2)
+    args = p.parse_args(argv)
+    rows_list = [int(r) for r in args.rows.split(",")]
+    args.out.mkdir(parents=True, exist_ok=True)
+    server = Server(Path(tempfile.mkdtemp(prefix="bench-ingest-")), {
+        "STREAMING_UMAP_BACKEND": "cpu", "STREAMING_UMAP_WARMUP": "off",
+        "GPU_UMAP_MAX_CONCURRENT_JOBS": "1"})
+    doc: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
+                           "dims": args.dims, "sizes": []}
+    try:
+        server.start()
+        for rows in rows_list:
+            data = np.random.default_rng(rows).random((rows, args.dims), dtype=np.float32)
+            body = npy_bytes(data)
+            del data
+            entry: dict[str, Any] = {"rows": rows, "body_mib": round(len(body) / 2**20, 1),
+                                     "in_memory": [], "spooled": []}
+            for i in range(args.repeats):
+                order = (False, True) if i % 2 == 0 else (True, False)
+                for spooled in order:
+                    entry["spooled" if spooled else "in_memory"].append(upload(server, body, spooled))
+            for key in ("in_memory", "spooled"):
+                entry[key + "_best_s"] = min(r["seconds"] for r in entry[key])
+                entry[key + "_peak_growth_mib"] = max(r["server_growth_mib"] for r in entry[key])
+            entry["time_ratio"] = round(entry["spooled_best_s"] / entry["in_memory_best_s"], 3)
+            entry["memory_ratio"] = round(entry["spooled_peak_growth_mib"]
+                                          / max(1.0, entry["in_memory_peak_growth_mib"]), 3)
+            doc["sizes"].append(entry)
+            (args.out / "ingest-spool.json").write_text(json.dumps(doc, indent=2))
+    finally:
+        server.stop()
+    print("| rows x dims | body MiB | in memory s | spooled s | spooled / in memory (time) "
+          "| in memory growth MiB | spooled growth MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for e in doc["sizes"]:
+        print(f"| {e['rows']} x {args.dims} | {e['body_mib']} | {e['in_memory_best_s']} | {e['spooled_best_s']} "
+              f"| {e['time_ratio']} | {e['in_memory_peak_growth_mib']} | {e['spooled_peak_growth_mib']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
