@@ -93,6 +93,12 @@ class ServiceUnavailable(RequestError):
     status_code = 503
 
 
+class StorageFull(RequestError):
+    """The server's disk cannot take the submitted data (nothing of it is kept)."""
+
+    status_code = 507
+
+
 class JobError(StreamingUMAPError):
     """Fails the one job it is raised under."""
 

@@ -217,3 +217,32 @@ def test_spooled_npy_is_read_through_a_map_and_adopted_when_float32(tmp_path) ->
     (tmp_path / "f.npy").write_bytes(npy(np.zeros((3, 4, 5), dtype=np.float32)))
     with pytest.raises(InvalidInput, match="must be 2-D"):
         parse_spooled_submission("umap", tmp_path / "f.npy", {}, SETTINGS)
+
+
+def test_a_full_disk_is_507_and_keeps_nothing(tmp_path, monkeypatch) -> None:
+    import asyncio
+    import errno
+
+    from streaming_umap.errors import StorageFull
+    from streaming_umap.web import ingest
+
+    class FullDisk:
+        def __init__(self, path: str, mode: str) -> None:
+            self.fh = open(path, mode)  # noqa: SIM115 - closed in __exit__
+
+        def __enter__(self) -> "FullDisk":
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.fh.close()
+
+        def write(self, data: object) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ingest, "SPOOL_WRITE_BYTES", 64)
+    monkeypatch.setattr(ingest, "open", FullDisk, raising=False)
+    body = npy(np.zeros((50, 4), dtype=np.float32))
+    with pytest.raises(StorageFull, match=f"disk is full: {len(body)} bytes") as raised:
+        asyncio.run(ingest.spool_body(_request([body], len(body)), 1 << 20, tmp_path / "spool"))
+    assert raised.value.status_code == 507
+    assert list((tmp_path / "spool").iterdir()) == []

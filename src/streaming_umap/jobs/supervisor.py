@@ -9,6 +9,7 @@ for the hub. Lifecycle: :meth:`start` -> (events) -> :meth:`stop`.
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 import logging
 import math
@@ -22,7 +23,14 @@ import numpy as np
 
 from .. import __version__
 from ..config import Settings
-from ..errors import JobNotFound, JobStateConflict, PayloadTooLarge, QueueFull, ServiceUnavailable
+from ..errors import (
+    JobNotFound,
+    JobStateConflict,
+    PayloadTooLarge,
+    QueueFull,
+    ServiceUnavailable,
+    StorageFull,
+)
 from ..pipeline import gpu_memory
 from ..pipeline.eta import CostModel, ProgressTracker
 from . import protocol as msg
@@ -161,6 +169,12 @@ class Supervisor:
         self._reserved += 1
         try:
             await asyncio.to_thread(self.store.write_input, job.id, data, input_file)
+        except OSError as exc:
+            await asyncio.to_thread(self.store.delete, job.id)  # no half-written input stays
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFull(f"the server's disk is full: the input of {rows} x {dims} could "
+                                  "not be stored (nothing was kept); try again later") from None
+            raise
         finally:
             self._reserved -= 1
         self.jobs[job.id] = job

@@ -16,6 +16,7 @@ that fails or is cut off leaves no file behind.
 from __future__ import annotations
 
 import asyncio
+import errno
 import io
 import json
 import math
@@ -29,7 +30,7 @@ import numpy as np
 from starlette.requests import Request
 
 from ..config import Settings
-from ..errors import InvalidInput, MalformedBody, PayloadTooLarge, UnsupportedMediaType
+from ..errors import InvalidInput, MalformedBody, PayloadTooLarge, StorageFull, UnsupportedMediaType
 from ..schemas import (
     ClusterParams,
     UMAPParams,
@@ -135,12 +136,22 @@ async def spool_body(request: Request, limit: int, folder: Path) -> Path:
                 await asyncio.to_thread(fh.write, view[:filled])
         if size < declared:
             raise MalformedBody(f"request body ended after {size} of its {declared} bytes")
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise disk_full(declared) from None
+        raise
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     finally:
         view.release()
     return path
+
+
+def disk_full(size: int) -> StorageFull:
+    return StorageFull(f"the server's disk is full: {size} bytes of data could not be stored "
+                       "(nothing was kept); try again later or send fewer rows")
 
 
 def _check_elements(rows: int, dims: int, settings: Settings) -> None:

@@ -41,7 +41,8 @@ def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "malformed body", 404: "unknown job", 409: "the job is in the wrong state",
             410: "the result expired", 413: "body or rows x dims over the limit",
             415: "unsupported Content-Type", 422: "invalid field or value",
-            429: "queue full (see Retry-After)", 503: "no worker could answer in time"}
+            429: "queue full (see Retry-After)", 503: "no worker could answer in time",
+            507: "the server's disk is full (nothing was kept)"}
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": _ref("ErrorBody")}}}
             for c in codes}
 
@@ -77,7 +78,7 @@ def _submit(request: str, params: type, summary: str) -> dict[str, Any]:
             }},
             "responses": {"200": _ok("SubmitResponse", "computed immediately"),
                           "202": _ok("SubmitResponse", "job started"),
-                          **_errors(400, 413, 415, 422, 429, 503)},
+                          **_errors(400, 413, 415, 422, 429, 503, 507)},
         }
     }
 

@@ -205,6 +205,15 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description the server's disk is full (nothing was kept) */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -589,6 +598,15 @@ export type paths = {
                 };
                 /** @description no worker could answer in time */
                 503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the server's disk is full (nothing was kept) */
+                507: {
                     headers: {
                         [name: string]: unknown;
                     };
