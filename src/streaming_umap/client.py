@@ -32,7 +32,7 @@ Exceptions::
     │   ├── Conflict                      409: wrong state (e.g. cancel a finished job)
     │   ├── Gone                          410: result expired
     │   ├── QueueFull                     429 (retry_after, seconds)
-    │   └── Unavailable                   503
+    │   └── Unavailable                   503, 507
     └── JobError(job_id, frame)           the job ended without a result
         ├── JobFailed (error)             the server's reason
         └── JobCancelled

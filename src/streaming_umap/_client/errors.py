@@ -88,7 +88,7 @@ class QueueFull(ServerError):
 
 
 class Unavailable(ServerError):
-    """503: no worker could take the request in time."""
+    """503: no worker could take the request in time; 507: the server's disk is full."""
 
 
 class JobError(StreamingUMAPClientError):
@@ -117,7 +117,7 @@ class JobCancelled(JobError):
 _BY_STATUS: dict[int, type[ServerError]] = {
     400: InvalidRequest, 415: InvalidRequest, 422: InvalidRequest,
     404: NotFound, 409: Conflict, 410: Gone, 413: PayloadTooLarge,
-    429: QueueFull, 503: Unavailable,
+    429: QueueFull, 503: Unavailable, 507: Unavailable,
 }
 
 
