@@ -146,12 +146,26 @@ def test_read_body_fills_one_buffer_of_the_declared_length() -> None:
     assert isinstance(got, bytearray) and got == body
     assert parse(got, "application/x-npy").data.tolist() == np.arange(12).reshape(3, 4).tolist()
     assert asyncio.run(read_body(_request(pieces, None), limit=1 << 20)) == body  # no length: joined
-    with pytest.raises(MalformedBody, match=f"ended after 7 of its {len(body)} bytes"):
+    with pytest.raises(MalformedBody, match=f"has 7 bytes; its Content-Length says {len(body)}"):
         asyncio.run(read_body(_request(pieces[:1], len(body)), limit=1 << 20))
     with pytest.raises(PayloadTooLarge, match="is 2000 bytes; the limit is 1000 bytes"):
         asyncio.run(read_body(_request([b"x" * 2000], 2000), limit=1000))
     with pytest.raises(PayloadTooLarge, match="too large: the limit is 1000 bytes"):
         asyncio.run(read_body(_request([b"x" * 600, b"x" * 600], None), limit=1000))
+
+
+def test_negative_npy_dimensions_are_refused(tmp_path) -> None:
+    from streaming_umap.web.ingest import parse_spooled_submission
+
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((2, 3), dtype=np.float32))
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {**header, "shape": (2, -3)})
+    body = buffer.getvalue() + bytes(64)
+    with pytest.raises(MalformedBody, match=r"header gives shape \(2, -3\)"):
+        parse(body, "application/x-npy")
+    (tmp_path / "n.npy").write_bytes(body)
+    with pytest.raises(MalformedBody, match="header gives shape"):
+        parse_spooled_submission("umap", tmp_path / "n.npy", {}, SETTINGS)
 
 
 def test_non_finite_rows_are_found_in_any_block() -> None:
@@ -163,6 +177,7 @@ def test_non_finite_rows_are_found_in_any_block() -> None:
     data[900, 0] = np.nan
     assert _first_non_finite(data, block=64) == 700
     assert _first_non_finite(data[701:], block=64) == 199
+    assert _first_non_finite(data) == 700  # default block: 16M values
 
 
 def test_spool_body_writes_the_file_and_removes_it_on_any_failure(tmp_path, monkeypatch) -> None:
@@ -246,3 +261,29 @@ def test_a_full_disk_is_507_and_keeps_nothing(tmp_path, monkeypatch) -> None:
         asyncio.run(ingest.spool_body(_request([body], len(body)), 1 << 20, tmp_path / "spool"))
     assert raised.value.status_code == 507
     assert list((tmp_path / "spool").iterdir()) == []
+
+
+def test_a_500_is_json_and_carries_the_cors_headers() -> None:
+    import asyncio
+
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from streaming_umap.web.app import middleware_for
+    from streaming_umap.web.responses import EXCEPTION_HANDLERS
+
+    def boom(request: object) -> None:
+        raise RuntimeError("a bug")
+
+    settings = Settings.from_env({"STREAMING_UMAP_CORS_ORIGINS": "http://Page.example"})
+    app = Starlette(routes=[Route("/boom", boom)], middleware=middleware_for(settings),
+                    exception_handlers=EXCEPTION_HANDLERS)
+    async def get() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            return await client.get("/boom", headers={"Origin": "http://page.example"})
+
+    r = asyncio.run(get())
+    assert r.status_code == 500 and r.json()["detail"].startswith("internal error (RuntimeError)")
+    assert r.headers["access-control-allow-origin"] == "http://page.example"

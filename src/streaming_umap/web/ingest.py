@@ -44,6 +44,7 @@ NPY_TYPES = ("application/x-npy", "application/octet-stream", "application/npy")
 CSV_TYPES = ("text/csv",)
 ACCEPTED = ", ".join(JSON_TYPES + NPY_TYPES + CSV_TYPES)
 SPOOL_MIN_BYTES = 16 << 20  # .npy bodies from this size go to disk as they arrive
+NPY_HEADER_MAX = 1 << 20  # a .npy header longer than this is refused
 SPOOL_WRITE_BYTES = 8 << 20  # written in pieces of this size, off the event loop
 
 
@@ -66,34 +67,22 @@ def check_media_type(kind: str) -> None:
         raise UnsupportedMediaType(f"unsupported Content-Type {kind!r}; send one of: {ACCEPTED}")
 
 
-async def read_body(request: Request, limit: int) -> bytes | bytearray:
-    """The whole body, at most ``limit`` bytes. With a Content-Length it is read into one
-    buffer of that size (a 2 GB .npy is held once, not as pieces and then joined)."""
-    declared = request.headers.get("content-length")
-    too_big = (f"the limit is {limit} bytes ({limit >> 20} MiB, STREAMING_UMAP_MAX_BODY_MB)")
-    if declared and declared.isdigit():
-        if int(declared) > limit:
-            raise PayloadTooLarge(f"request body is {int(declared)} bytes; {too_big}")
-        buffer = bytearray(int(declared))
-        view = memoryview(buffer)
-        size = 0
-        async for part in request.stream():
-            if size + len(part) > len(buffer):  # more than declared: the server stops it too
-                raise MalformedBody(f"request body is longer than its Content-Length ({declared} bytes)")
-            view[size:size + len(part)] = part
-            size += len(part)
-        view.release()
-        if size < len(buffer):
-            raise MalformedBody(f"request body ended after {size} of its {declared} bytes")
-        return buffer
-    parts: list[bytes] = []
-    size = 0
+async def read_body(request: Request, limit: int) -> bytearray:
+    """The whole body, at most ``limit`` bytes, in one buffer that grows as the bytes
+    arrive (held once, not as pieces and then a joined copy; a large buffer grows in
+    place). A declared Content-Length over the limit is refused before reading."""
+    declared = declared_length(request)
+    too_big = f"the limit is {limit} bytes ({limit >> 20} MiB, STREAMING_UMAP_MAX_BODY_MB)"
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"request body is {declared} bytes; {too_big}")
+    buffer = bytearray()
     async for part in request.stream():
-        size += len(part)
-        if size > limit:
+        if len(buffer) + len(part) > limit:
             raise PayloadTooLarge(f"request body is too large: {too_big}")
-        parts.append(part)
-    return b"".join(parts)
+        buffer += part
+    if declared is not None and len(buffer) != declared:
+        raise MalformedBody(f"request body has {len(buffer)} bytes; its Content-Length says {declared}")
+    return buffer
 
 
 def declared_length(request: Request) -> int | None:
@@ -163,9 +152,10 @@ def _check_elements(rows: int, dims: int, settings: Settings) -> None:
         )
 
 
-def _first_non_finite(data: np.ndarray, block: int = 65_536) -> int | None:
-    """Index of the first row with a NaN or infinity; checked in blocks of rows so that a
-    large input needs no full-size boolean copy."""
+def _first_non_finite(data: np.ndarray, block: int | None = None) -> int | None:
+    """Index of the first row with a NaN or infinity; checked in blocks of about 16M
+    values (``block`` rows) so that a large input needs no full-size boolean copy."""
+    block = block or max(1, (1 << 24) // max(1, data.shape[1]))
     for start in range(0, data.shape[0], block):
         finite = np.isfinite(data[start:start + block]).all(axis=1)
         if not finite.all():
@@ -238,7 +228,7 @@ def _explain_bad_json(body: bytes | bytearray, error: MalformedBody) -> Exceptio
 
 
 def parse_json(kind: str, body: bytes | bytearray, settings: Settings) -> Submission:
-    if not body.strip():
+    if not body or body.isspace():
         raise MalformedBody("request body is empty; send a JSON object with a `data` field")
     try:
         request = decode_request(kind, body)
@@ -270,6 +260,8 @@ def _checked_header(fh: io.BytesIO | BinaryIO, settings: Settings) -> tuple[tupl
         raise InvalidInput(
             f"data must be 2-D (rows x columns); the .npy holds shape {tuple(shape)}", field="data"
         )
+    if min(shape) < 0:
+        raise MalformedBody(f"body is not a valid .npy file: its header gives shape {tuple(shape)}")
     _check_elements(shape[0], shape[1], settings)
     return shape, fortran, dtype
 
@@ -286,7 +278,7 @@ def _check_length(shape: tuple[int, ...], dtype: np.dtype[Any], available: int) 
 
 def parse_npy(kind: str, body: bytes | bytearray, query: dict[str, str], settings: Settings) -> Submission:
     params = params_from_query(kind, query)
-    buffer = io.BytesIO(body)
+    buffer = io.BytesIO(memoryview(body)[:NPY_HEADER_MAX])  # the header only: no copy of the rows
     shape, fortran, dtype = _checked_header(buffer, settings)
     offset = buffer.tell()
     _check_length(shape, dtype, len(body) - offset)
