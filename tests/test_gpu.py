@@ -197,6 +197,13 @@ def test_admission_runs_waits_or_refuses_with_the_numbers() -> None:
     assert (run.verdict, wait.verdict, never.verdict) == ("run", "wait", "never")
     assert "10.00 GiB" in wait.message and "5.00 GiB" in wait.message
     assert "100.00 GiB" in never.message and f"{budget / GiB:.2f} GiB" in never.message
+    # the message groups UMAP's terms by phase (the estimate is the larger phase, not the sum)
+    for dims, advice in ((512, "fewer rows or columns"), (16, "fewer neighbours (the layout's graph")):
+        terms = gm.estimate_terms("umap", 50_000_000, dims, {"metric": "cosine"}, budget_bytes=budget)
+        refused = gm.admit(int(gm.peak_bytes(terms) * gm.SAFETY), budget, budget, terms=terms)
+        assert refused.verdict == "never" and advice in refused.message
+        assert "kNN phase" in refused.message and "layout phase" in refused.message
+        assert gm.nnd_clusters(50_000_000, dims, 15, 2, budget) == 1  # batching cannot shrink the layout
     pooled = gm.admit(3 * GiB, budget, budget, pool_bytes=2 * GiB)
     assert pooled.verdict == "never" and "GPU_UMAP_RMM_POOL_SIZE" in pooled.message
     info = {"total_memory": 80 * GiB, "rmm_pool_limit": None}

@@ -111,8 +111,10 @@ def knn_batch_rows(rows: int, chunk_size: int, dims: int = 512, *, brute: bool =
         return chunk
     want = max(math.ceil(rows / KNN_CALLS), MIN_KNN_BATCH_ROWS)
     cap = KNN_CALL_WORK // max(1, rows * max(1, int(dims))) if brute else want
+    capped = cap < want
     batch = max(chunk, math.ceil(min(want, cap) / chunk) * chunk)
-    calls = max(1, round(rows / batch))
+    # evened out: fewer, larger calls where the minimum batch set the size; more where the cap did
+    calls = math.ceil(rows / batch) if capped else max(1, round(rows / batch))
     batch = math.ceil(math.ceil(rows / calls) / chunk) * chunk
     return min(rows, batch)
 
@@ -124,6 +126,9 @@ def nnd_clusters(rows: int, dims: int, k: int, n_components: int, budget_bytes: 
     overlap factor is 2)."""
     if budget_bytes is None:
         return 1
+    layout = _umap_terms(rows, dims, k, n_components, exact=False, batch=0)
+    if (_phase(layout, LAYOUT_PHASE) + layout["workspace"]) * SAFETY > budget_bytes:
+        return 1  # the layout alone does not fit: batching the kNN cannot help
     for clusters in (1, 4, 8, 16, 32, 64, 128, 256):
         share = 1.0 if clusters == 1 else 2.0 / clusters
         need = _umap_terms(rows, dims, k, n_components, exact=False, batch=0, share=share)
@@ -154,6 +159,24 @@ KNN_PHASE = ("input", "knn chunk", "nn-descent input", "nn-descent graph", "knn 
 LAYOUT_PHASE = ("input", "knn result", "graph", "embedding")
 
 
+def _phase(terms: dict[str, int], names: tuple[str, ...]) -> int:
+    return sum(terms.get(name, 0) for name in names)
+
+
+def describe_terms(terms: dict[str, int]) -> str:
+    """The model's terms as a message gives them (with SAFETY): UMAP's grouped by phase,
+    each phase with its total, since the peak is the larger phase, not the sum."""
+    def part(names: tuple[str, ...]) -> str:
+        return ", ".join(f"{n} {_gib(int(terms[n] * SAFETY))}" for n in names if n in terms)
+
+    if "graph" not in terms:
+        return part(tuple(terms))
+    knn, layout = _phase(terms, KNN_PHASE), _phase(terms, LAYOUT_PHASE)
+    return (f"kNN phase {_gib(int(knn * SAFETY))}: {part(KNN_PHASE)}; "
+            f"layout phase {_gib(int(layout * SAFETY))}: {part(LAYOUT_PHASE)}; "
+            f"plus workspace {_gib(int(terms['workspace'] * SAFETY))}")
+
+
 def peak_bytes(terms: dict[str, int]) -> int:
     """A job's modelled peak (before SAFETY). UMAP: the larger of its kNN and layout
     phases, plus the workspace (the exact path's ``input`` stays on the device through
@@ -161,8 +184,7 @@ def peak_bytes(terms: dict[str, int]) -> int:
     sum of the terms."""
     if "graph" not in terms:
         return sum(terms.values())
-    phases = [sum(terms.get(name, 0) for name in phase) for phase in (KNN_PHASE, LAYOUT_PHASE)]
-    return max(phases) + terms["workspace"]
+    return max(_phase(terms, KNN_PHASE), _phase(terms, LAYOUT_PHASE)) + terms["workspace"]
 
 
 def estimate_terms(
@@ -241,15 +263,17 @@ def admit(
     (GPU_UMAP_RMM_POOL_SIZE), which caps any one job. The message gives the numbers.
     """
     limit = total_bytes if pool_bytes is None else min(total_bytes, pool_bytes)
-    detail = ""
-    if terms:
-        detail = " (" + ", ".join(f"{name} {_gib(int(v * SAFETY))}" for name, v in terms.items()) + ")"
+    detail = f" ({describe_terms(terms)})" if terms else ""
     if estimate > limit:
         where = ("the per-worker RMM pool (GPU_UMAP_RMM_POOL_SIZE)" if pool_bytes is not None
                  and pool_bytes < total_bytes else "the GPU memory jobs can use")
+        layout_bound = terms is not None and "graph" in terms and (
+            _phase(terms, LAYOUT_PHASE) >= _phase(terms, KNN_PHASE))
+        advice = ("send fewer rows or fewer neighbours (the layout's graph grows with both)"
+                  if layout_bound else "send fewer rows or columns (or fewer neighbours)")
         return Admission("never", (
             f"the job needs about {_gib(estimate)} of GPU memory{detail}, but {where} is "
-            f"{_gib(limit)}; send fewer rows or columns (or fewer neighbours)"),
+            f"{_gib(limit)}; {advice}"),
             estimate, limit, free_bytes, dict(terms or {}))
     if estimate > free_bytes:
         return Admission("wait", (
