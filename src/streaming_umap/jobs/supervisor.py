@@ -13,6 +13,7 @@ import errno
 import itertools
 import logging
 import math
+import sqlite3
 import time
 import uuid
 from collections import deque
@@ -180,7 +181,16 @@ class Supervisor:
         self.jobs[job.id] = job
         self.queue.append(job.id)
         self._estimate_pending(time.time())
-        self.store.save(job)
+        try:
+            self.store.save(job)
+        except (OSError, sqlite3.Error) as exc:  # not queued after all: no record, no input
+            del self.jobs[job.id]
+            self.queue.remove(job.id)
+            await asyncio.to_thread(self.store.delete, job.id)
+            if "full" in str(exc).lower() or getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFull("the server's disk is full: the job could not be recorded "
+                                  "(nothing was kept); try again later") from None
+            raise
         self.hub.publish(job.id, frame_of(job, "progress"), important=True)
         log.info("queued %r", job)
         self._dispatch()
