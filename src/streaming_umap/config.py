@@ -26,12 +26,12 @@ def _warmup(raw: str) -> Warmup:
 def _origins(raw: str) -> tuple[str, ...]:
     """Browser origins allowed to call the API from other pages: ``*`` or
     ``scheme://host[:port]`` items, comma-separated."""
-    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    origins = tuple(o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip())
     for origin in origins:
-        if origin != "*" and ("://" not in origin or origin.count("/") != 2):
+        if origin != "*" and ("://" not in origin or origin.count("/") != 2 or "*" in origin):
             raise ConfigError(
                 "STREAMING_UMAP_CORS_ORIGINS takes * or origins like https://app.example.com "
-                f"(scheme, host and port, no path), found {origin!r}")
+                f"(scheme, host and port, no path, no wildcards), found {origin!r}")
     return origins
 
 

@@ -40,6 +40,7 @@ def test_environment_overrides() -> None:
         ({"STREAMING_UMAP_WARMUP": "maybe"}, "must be full, light or off, found 'maybe'"),
         ({"STREAMING_UMAP_CORS_ORIGINS": "app.example.com"}, "origins like https://app.example.com"),
         ({"STREAMING_UMAP_CORS_ORIGINS": "https://a.example/page"}, "no path"),
+        ({"STREAMING_UMAP_CORS_ORIGINS": "https://*.example.com"}, "no wildcards"),
     ],
 )
 def test_bad_settings_say_what_was_expected(env: dict[str, str], message: str) -> None:

@@ -21,7 +21,7 @@ from ..jobs.store import JobStore
 from ..jobs.supervisor import Supervisor
 from ..logsetup import configure_logging
 from . import demo, openapi, routes, ws
-from .responses import EXCEPTION_HANDLERS
+from .responses import EXCEPTION_HANDLERS, InternalErrors
 
 STATIC = Path(__file__).parent / "static"
 API = "/umap/streaming"
@@ -62,6 +62,20 @@ def build_routes() -> list[Route | WebSocketRoute | Mount]:
     return out
 
 
+def middleware_for(settings: Settings) -> list[Middleware]:
+    """CORS (when STREAMING_UMAP_CORS_ORIGINS names origins; the socket needs none) around
+    InternalErrors, which answers an unhandled exception with the JSON 500 inside the
+    stack, so that answer carries the CORS headers too."""
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(Middleware(
+            CORSMiddleware, allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Content-Type"],
+            expose_headers=["Location", "Retry-After", "Content-Disposition"], max_age=600))
+    middleware.append(Middleware(InternalErrors))
+    return middleware
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
 
@@ -78,13 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await supervisor.stop()
             store.close()
 
-    middleware = []
-    if settings.cors_origins:  # pages on other origins may call the API (the socket needs no CORS)
-        middleware.append(Middleware(
-            CORSMiddleware, allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Content-Type"],
-            expose_headers=["Location", "Retry-After"], max_age=600))
-    app = Starlette(routes=build_routes(), lifespan=lifespan, middleware=middleware,
+    app = Starlette(routes=build_routes(), lifespan=lifespan, middleware=middleware_for(settings),
                     exception_handlers=EXCEPTION_HANDLERS)
     app.state.settings = settings
     return app

@@ -9,6 +9,7 @@ import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import QueueFull, RequestError
 
@@ -52,6 +53,35 @@ async def server_error(request: Request, exc: Exception) -> Response:
          "field": None, "row": None},
         status_code=500,
     )
+
+
+class InternalErrors:
+    """ASGI middleware: an exception nothing else handled becomes :func:`server_error`'s
+    JSON 500 here, inside the middleware stack (Starlette's own handler for it runs
+    outside every middleware, so its answer would lack the CORS headers). An exception
+    after the response has started is raised on, as before."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:
+                raise
+            response = await server_error(Request(scope, receive), exc)
+            await response(scope, receive, send)
 
 
 EXCEPTION_HANDLERS = {

@@ -14,7 +14,7 @@ from ..errors import InvalidInput, JobStateConflict, ResultGone
 from ..jobs.models import Job, Status
 from ..jobs.supervisor import Supervisor
 from ..jobs.views import status_of
-from ..schemas import params_to_dict
+from ..schemas import params_from_query, params_to_dict
 from .ingest import (
     NPY_TYPES,
     SPOOL_MIN_BYTES,
@@ -40,6 +40,7 @@ async def _parse(request: Request, kind: str) -> Submission:
     settings = request.app.state.settings
     query = dict(request.query_params)
     if media in NPY_TYPES and (declared_length(request) or 0) >= SPOOL_MIN_BYTES:
+        params_from_query(kind, query)  # a bad parameter is refused before gigabytes arrive
         path = await spool_body(request, settings.max_body_bytes, _sup(request).store.spool_dir)
         try:
             sub = await asyncio.to_thread(parse_spooled_submission, kind, path, query, settings)
