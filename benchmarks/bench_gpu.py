@@ -491,7 +491,7 @@ class Bench:
             exact = NearestNeighbors(n_neighbors=15, algorithm="brute", metric="sqeuclidean",
                                      output_type="cupy").fit(x)
             _, truth = exact.kneighbors(x[cupy.asarray(queries)])
-            truth = cupy.asarray(truth).get()
+            truth = cupy.asarray(truth).get()[:, 1:]  # recall of the 14 others, not the row itself
             del exact, x
             out: dict[str, Any] = {"rows": rows, "dims": self.args.dims, "k": 15, "runs": []}
             self.results.doc["knn_ivf"] = out
@@ -506,8 +506,8 @@ class Bench:
                                                     n_lists=n_lists, n_probes=n_probes)
                 cupy.cuda.runtime.deviceSynchronize()
                 seconds = time.perf_counter() - started
-                found = indices[cupy.asarray(queries)].get()
-                recall = float(np.mean([len(set(a) & set(b)) / 15 for a, b in zip(found, truth)]))
+                found = indices[cupy.asarray(queries)].get()[:, 1:]
+                recall = float(np.mean([len(set(a) & set(b)) / 14 for a, b in zip(found, truth)]))
                 out["runs"].append({"n_lists": n_lists, "n_probes": n_probes, "seconds": round(seconds, 3),
                                     "recall": round(recall, 4)})
                 self.results.save()
@@ -705,7 +705,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
     ivf = doc.get("knn_ivf") or {}
     if ivf.get("runs"):
         lines += ["", (f"## IVF-Flat kNN (not on the job path), {ivf['rows']} x {ivf['dims']} cosine, "
-                       f"k={ivf['k']}, queried in batches; recall@{ivf['k']} against exact on 2000 rows"), "",
+                       f"k={ivf['k']}, queried in batches; recall of the {ivf['k'] - 1} neighbours besides the row "
+                       "itself, against exact, on 2000 rows"), "",
                   "| lists | probes | seconds (build + all queries) | recall |", "|---|---|---|---|"]
         for r in ivf["runs"]:
             lines.append(f"| {r['n_lists']} | {r['n_probes']} | {_fmt(r.get('seconds'))} | {_fmt(r.get('recall'))} |")

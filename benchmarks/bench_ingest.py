@@ -69,6 +69,17 @@ class PeakRSS:
         return round((self.peak - self.base) / 2**20, 1)
 
 
+def filesystem_of(path: Path) -> str:
+    """The type of the file system holding ``path`` (the spool's disk), from /proc/mounts."""
+    best, kind = "", "unknown"
+    with open("/proc/mounts") as fh:
+        for line in fh:
+            fields = line.split()
+            if len(fields) > 2 and str(path.resolve()).startswith(fields[1]) and len(fields[1]) > len(best):
+                best, kind = fields[1], fields[2]
+    return kind
+
+
 def pieces(body: bytes, size: int = 1 << 20) -> Iterator[bytes]:
     view = memoryview(body)
     for start in range(0, len(body), size):
@@ -115,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         "STREAMING_UMAP_BACKEND": "cpu", "STREAMING_UMAP_WARMUP": "off",
         "GPU_UMAP_MAX_CONCURRENT_JOBS": "1"})
     doc: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
-                           "dims": args.dims, "sizes": []}
+                           "dims": args.dims, "data_filesystem": filesystem_of(server.folder),
+                           "sizes": []}
     try:
         server.start()
         for rows in rows_list:
