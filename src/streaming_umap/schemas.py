@@ -81,6 +81,18 @@ class ClusterRequest(ClusterParams, kw_only=True, forbid_unknown_fields=True):
     data: list[list[float]]
 
 
+class UMAPRawRequest(UMAPParams, kw_only=True, forbid_unknown_fields=True):
+    """:class:`UMAPRequest` with ``data`` left as its JSON text (for ingest's fast path)."""
+
+    data: msgspec.Raw
+
+
+class ClusterRawRequest(ClusterParams, kw_only=True, forbid_unknown_fields=True):
+    """:class:`ClusterRequest` with ``data`` left as its JSON text."""
+
+    data: msgspec.Raw
+
+
 Params = UMAPParams | ClusterParams
 PARAMS_TYPE: dict[str, type[UMAPParams | ClusterParams]] = {
     "umap": UMAPParams,
@@ -256,6 +268,25 @@ def params_from_query(kind: str, query: dict[str, str]) -> UMAPParams | ClusterP
         return msgspec.convert(cleaned, PARAMS_TYPE[kind], strict=False)
     except msgspec.ValidationError as exc:
         raise invalid_from_msgspec(exc) from None
+
+
+RAW_REQUEST_TYPE: dict[str, type[UMAPRawRequest | ClusterRawRequest]] = {
+    "umap": UMAPRawRequest,
+    "cluster": ClusterRawRequest,
+}
+
+
+def decode_raw_request(kind: str, body: bytes | bytearray) -> tuple[UMAPParams | ClusterParams, msgspec.Raw] | None:
+    """The parameters and the ``data`` field's JSON text (msgspec checks that it is valid
+    JSON), or None for any problem: the caller then decodes the body fully, which names
+    the problem precisely."""
+    try:
+        request = msgspec.json.decode(body, type=RAW_REQUEST_TYPE[kind])
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    fields = msgspec.structs.asdict(request)
+    raw = fields.pop("data")
+    return PARAMS_TYPE[kind](**fields), raw
 
 
 def params_of(request: UMAPRequest | ClusterRequest) -> UMAPParams | ClusterParams:

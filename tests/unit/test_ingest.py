@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -287,3 +288,40 @@ def test_a_500_is_json_and_carries_the_cors_headers() -> None:
     r = asyncio.run(get())
     assert r.status_code == 500 and r.json()["detail"].startswith("internal error (RuntimeError)")
     assert r.headers["access-control-allow-origin"] == "http://page.example"
+
+
+def _outcome(parse_fn, body: bytes):
+    try:
+        sub = parse_fn("umap", body, SETTINGS)
+    except (InvalidInput, MalformedBody, PayloadTooLarge) as exc:
+        return type(exc).__name__, exc.detail, exc.row
+    return sub.data.dtype, sub.data.tolist(), msgspec.structs.asdict(sub.params)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"data": [[1, 2.5], [3, 4]], "metric": "cosine"}',
+    b'{"n_neighbors": 5, "data": [ [ -1e-3 ,2E+2],\n [3.25,-0] ,[0, 7] ] }',
+    b'{"data": [[1]]}', b'{"data": [[1, 2], [3]]}', b'{"data": [[1, 2], [3, 4, 5]]}',
+    b'{"data": [[1, 2], [3, 1e39]]}', b'{"data": [[1, 2], [3, 1e400]]}', b'{"data": [[1, 2], [3, NaN]]}',
+    b'{"data": []}', b'{"data": [[]]}', b'{"data": [[1, 2], []]}', b'{"data": [1, 2]}',
+    b'{"data": [[1, 2], 3]}', b'{"data": [[[1, 2]]]}', b'{"data": [[1, "2"]]}', b'{"data": [[1, null]]}',
+    b'{"data": [[true, 1]]}', b'{"data": [[1, 2]], "n_neighbors": 1}', b'{"data": [[1, 2]], "bogus": 1}',
+    b'{"data": {"a": 1}}', b'{"metric": "cosine"}', b'[[1, 2]]', b'{"data": [[1, 2]],}',
+])
+def test_the_fast_json_path_answers_as_the_full_decode_does(body: bytes) -> None:
+    from streaming_umap.web.ingest import _parse_json_full, parse_json
+
+    assert _outcome(parse_json, body) == _outcome(_parse_json_full, body)
+
+
+def test_the_fast_json_path_parses_large_matrices_exactly() -> None:
+    import json
+
+    from streaming_umap.web import ingest
+
+    rows = np.random.default_rng(5).normal(size=(3000, 17)) * 10.0 ** np.random.default_rng(6).integers(-8, 8, (3000, 17))
+    body = json.dumps({"data": rows.tolist(), "metric": "cosine"}, indent=1).encode()
+    fast = ingest._parse_json_fast("umap", body, SETTINGS)
+    assert fast is not None  # took the fast path
+    assert np.array_equal(fast.data, rows.astype(np.float32)) and fast.params.metric == "cosine"
+    assert np.array_equal(fast.data, ingest._parse_json_full("umap", body, SETTINGS).data)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import msgspec
 import numpy as np
 from starlette.requests import Request
 
@@ -34,6 +35,7 @@ from ..errors import InvalidInput, MalformedBody, PayloadTooLarge, StorageFull, 
 from ..schemas import (
     ClusterParams,
     UMAPParams,
+    decode_raw_request,
     decode_request,
     params_from_query,
     params_of,
@@ -227,9 +229,58 @@ def _explain_bad_json(body: bytes | bytearray, error: MalformedBody) -> Exceptio
     return error
 
 
+_JSON_ROWS = msgspec.json.Decoder(list[msgspec.Raw])
+_JSON_ROW = msgspec.json.Decoder(list[float])
+_JSON_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)
+
+
+def _rows_from_json(raw: msgspec.Raw, settings: Settings) -> np.ndarray | None:
+    """``data``'s JSON text decoded one row at a time straight into float32 rows, so no
+    Python float outlives its row (the full decode holds every value as a Python float:
+    about 32 bytes each against 4). None for anything unusual (not a list of equally
+    long lists of finite numbers): the full decode then names the problem."""
+    try:
+        rows = _JSON_ROWS.decode(raw)
+        width = len(_JSON_ROW.decode(rows[0])) if rows else 0
+    except _JSON_ERRORS:
+        return None
+    if width == 0:
+        return None
+    _check_elements(len(rows), width, settings)
+    out = np.empty((len(rows), width), dtype=np.float32)
+    with np.errstate(over="ignore"):  # beyond float32 becomes inf: handed to the full decode below
+        for i, row in enumerate(rows):
+            try:
+                values = _JSON_ROW.decode(row)
+            except _JSON_ERRORS:
+                return None
+            if len(values) != width:
+                return None
+            out[i] = values
+    return out if _first_non_finite(out) is None else None
+
+
+def _parse_json_fast(kind: str, body: bytes | bytearray, settings: Settings) -> Submission | None:
+    decoded = decode_raw_request(kind, body)
+    if decoded is None:
+        return None
+    params, raw = decoded
+    data = _rows_from_json(raw, settings)
+    if data is None:
+        return None
+    return Submission(kind, params, finalize(data, settings), [])
+
+
 def parse_json(kind: str, body: bytes | bytearray, settings: Settings) -> Submission:
     if not body or body.isspace():
         raise MalformedBody("request body is empty; send a JSON object with a `data` field")
+    fast = _parse_json_fast(kind, body, settings)
+    return fast if fast is not None else _parse_json_full(kind, body, settings)
+
+
+def _parse_json_full(kind: str, body: bytes | bytearray, settings: Settings) -> Submission:
+    """Every value through msgspec into Python floats at once (~8x the memory of the row
+    by row path), but it names any problem precisely."""
     try:
         request = decode_request(kind, body)
     except MalformedBody as exc:
