@@ -117,8 +117,10 @@ def test_chunk_sweep_changes_the_chunk_count(smoke: SmokeRun) -> None:
 def test_ingest_compares_json_with_npy(smoke: SmokeRun) -> None:
     for size in smoke.figures["ingest"]["sizes"]:
         assert size["json"]["body_mib"] > size["npy"]["body_mib"]
+        # both upload times are rounded to 1 ms: on a small smoke body that is most of it
+        slack = 0.02 + 0.001 / min(size["json"]["upload_s"], size["npy"]["upload_s"])
         assert size["time_ratio"] == pytest.approx(
-            size["json"]["upload_s"] / size["npy"]["upload_s"], rel=0.02)
+            size["json"]["upload_s"] / size["npy"]["upload_s"], rel=slack)
         assert size["npy"]["server_peak_mib"] > 0
 
 
