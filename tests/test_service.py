@@ -7,11 +7,13 @@ import json
 import socket
 import time
 
+import msgspec
 import numpy as np
 import pytest
 from websockets.sync.client import connect
 
 from streaming_umap.datasets import labelled_mixture
+from streaming_umap.schemas import AckFrame, ErrorFrame, LayoutHeaderFrame
 
 from .conftest import Service
 from .helpers import (
@@ -140,7 +142,8 @@ def test_unknown_job_is_404_everywhere(service: Service) -> None:
             r = c.request(method, f"/umap/streaming/{path}/nope")
             assert r.status_code == 404 and "no job with id 'nope'" in r.json()["detail"]
     with connect(f"{service.ws_url}/umap/streaming/ws/nope") as ws:
-        assert json.loads(ws.recv(timeout=10))["type"] == "error"
+        error = msgspec.convert(json.loads(ws.recv(timeout=10)), ErrorFrame)
+        assert error.type == "error" and error.job_id == "nope" and "no job" in error.message
         with pytest.raises(Exception):
             ws.recv(timeout=10)
         assert ws.close_code == 4404
@@ -208,9 +211,10 @@ def test_socket_actions_pause_resume_cancel(service: Service) -> None:
             send(json.dumps({"action": "cancel"}))
 
     seen = frames(service.ws_url, job_id, timeout=120, on_frame=act)
-    acks = [f for f in seen if f["type"] == "ack"]
-    assert [a["action"] for a in acks] == ["pause", "resume", "cancel"] and all(a["ok"] for a in acks)
-    assert any(f["type"] == "error" and "expected" in str(f["message"]) for f in seen)
+    acks = [msgspec.convert(f, AckFrame) for f in seen if f["type"] == "ack"]  # as /openapi.json says
+    assert [a.action for a in acks] == ["pause", "resume", "cancel"] and all(a.ok for a in acks)
+    errors = [msgspec.convert(f, ErrorFrame) for f in seen if f["type"] == "error"]
+    assert any("expected" in e.message for e in errors)
     kinds = [f["type"] for f in seen]
     assert kinds.index("paused") < kinds.index("resumed") < kinds.index("cancelled") == len(kinds) - 1
 
@@ -228,6 +232,7 @@ def test_slow_subscriber_is_dropped_and_others_finish(service: Service) -> None:
     assert seen[-1]["type"] == "completed"
     layouts = [f for f in seen if f["type"] == "layout"]
     assert layouts and all(f["rows"] == 20_000 and f["bytes"] == 20_000 * 2 * 4 for f in layouts)
+    assert all(msgspec.convert(f, LayoutHeaderFrame).n_components == 2 for f in layouts)
     assert sum(1 for f in seen if f["type"] == "binary") == len(layouts)
     stalled, close_code = drain_frames(slow)
     slow.close()
@@ -337,3 +342,26 @@ def test_large_npy_uploads_are_spooled_and_leave_nothing_behind(service: Service
         assert wait_status(c, wide.json()["job_id"])["status"] == "completed"
         embedding = np.load(io.BytesIO(c.get(f"/umap/streaming/result/{job_id}", params={"format": "npy"}).content))
     assert embedding.shape == (9000, 2) and np.isfinite(embedding).all()
+
+
+def test_demo_data_sets_and_jobs(service: Service) -> None:
+    with service.client() as c:
+        catalogue = c.get("/umap/streaming/demo").json()["datasets"]
+        assert {d["name"] for d in catalogue} == {"digits", "mixture"}
+        labels = c.get("/umap/streaming/demo/digits/labels").json()["labels"]
+        rows = np.load(io.BytesIO(c.get("/umap/streaming/demo/mixture/data", params={"rows": 300, "dims": 8}).content))
+        as_npy = np.load(io.BytesIO(c.get("/umap/streaming/demo/mixture/labels",
+                                          params={"rows": 300, "dims": 8, "format": "npy"}).content))
+        started = c.post("/umap/streaming/demo/digits/umap", params={"n_epochs": 30, "random_state": 0})
+        small = c.post("/umap/streaming/demo/mixture/cluster", params={"rows": 400, "dims": 8,
+                                                                       "algorithm": "kmeans", "n_clusters": 5})
+        missing = c.post("/umap/streaming/demo/faces/umap")
+        wrong_kind = c.post("/umap/streaming/demo/digits/tsne")
+        too_many = c.get("/umap/streaming/demo/mixture/data", params={"rows": 10_000_000})
+        finished = wait_status(c, started.json()["job_id"])
+    assert len(labels) == 1797 and rows.shape == (300, 8) and rows.dtype == np.float32 and as_npy.shape == (300,)
+    assert started.status_code == 202 and finished["status"] == "completed"
+    assert small.status_code == 200 and len(small.json()["labels"]) == 400
+    assert missing.status_code == 404 and "faces" in missing.json()["detail"]
+    assert wrong_kind.status_code == 404 and "tsne" in wrong_kind.json()["detail"]
+    assert too_many.status_code == 422 and too_many.json()["field"] == "rows"

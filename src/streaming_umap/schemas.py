@@ -216,7 +216,51 @@ class Frame(Progress, kw_only=True):
 
 
 class ClientAction(Struct, forbid_unknown_fields=True):
+    """A client-to-server WebSocket message."""
+
     action: Literal["cancel", "pause", "resume"]
+
+
+class AckFrame(Progress, kw_only=True):
+    """The answer to a :class:`ClientAction` (``ok`` false: ``message`` says why)."""
+
+    type: Literal["ack"]
+    seq: int
+    action: Literal["cancel", "pause", "resume"]
+    ok: bool
+    message: str
+
+
+class ErrorFrame(Struct, kw_only=True):
+    """A problem with the socket itself: an unknown job (then close code 4404), a
+    subscriber too slow to keep up (then 1008), or a client message that is not a
+    :class:`ClientAction` (the socket stays open)."""
+
+    type: Literal["error"]
+    message: str
+    job_id: str | None = None
+
+
+class LayoutHeaderFrame(Struct, kw_only=True):
+    """Sent with ``?live=1``: announces the binary frame that follows it, ``rows`` x
+    ``n_components`` little-endian float32 (``bytes`` long), the layout after ``epoch``."""
+
+    type: Literal["layout"]
+    job_id: str
+    epoch: int
+    rows: int
+    n_components: int
+    bytes: int
+
+
+class DemoDataSet(Struct, kw_only=True):
+    """One entry of ``GET /umap/streaming/demo``."""
+
+    name: str
+    rows: int
+    dims: int
+    classes: int
+    description: str
 
 
 # ---------------------------------------------------------------- validation helpers

@@ -82,6 +82,8 @@ async def data(request: Request) -> Response:
 
 async def start(request: Request) -> Response:
     kind = request.path_params["kind"]
+    if kind not in ("umap", "cluster"):
+        raise NotFound(f"no demo job kind {kind!r}; use umap or cluster")
     values, _ = await _dataset(request)
     query = {k: v for k, v in request.query_params.items() if k not in ("rows", "dims")}
     params = params_from_query(kind, query)

@@ -17,8 +17,13 @@ from ..schemas import (
     ClusterParams,
     ClusterRequest,
     ControlResponse,
+    AckFrame,
+    ClientAction,
+    DemoDataSet,
     ErrorBody,
+    ErrorFrame,
     Frame,
+    LayoutHeaderFrame,
     Health,
     JobList,
     JobStatus,
@@ -30,7 +35,8 @@ from ..schemas import (
 from .responses import JSON
 
 _TYPES = (UMAPRequest, ClusterRequest, UMAPParams, ClusterParams, SubmitResponse, JobStatus,
-          JobList, ControlResponse, ResultBody, Health, ErrorBody, Frame)
+          JobList, ControlResponse, ResultBody, Health, ErrorBody, Frame, AckFrame, ErrorFrame,
+          LayoutHeaderFrame, ClientAction, DemoDataSet)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -88,6 +94,42 @@ def _job_op(method: str, summary: str, schema: str, *codes: int, query: list[Any
                      "responses": {"200": _ok(schema), **_errors(*codes)}}}
 
 
+def _demo_paths() -> dict[str, Any]:
+    name = {"name": "name", "in": "path", "required": True,
+            "schema": {"type": "string", "enum": ["digits", "mixture"]}}
+    sizes = [{"name": n, "in": "query", "required": False, "description": f"mixture only: {n}",
+              "schema": {"type": "integer", "minimum": 2, "maximum": high}}
+             for n, high in (("rows", 1_000_000), ("dims", 1024))]
+    npy = {"description": "float32 rows (or int32 labels) as .npy",
+           "content": {"application/x-npy": {"schema": {"type": "string", "format": "binary"}}}}
+    return {
+        "/umap/streaming/demo": {"get": {
+            "summary": "The built-in demo data sets",
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"datasets": {"type": "array", "items": _ref("DemoDataSet")}},
+                "required": ["datasets"]}}}}}}},
+        "/umap/streaming/demo/{name}/data": {"get": {
+            "summary": "A demo data set's rows", "parameters": [name, *sizes],
+            "responses": {"200": npy, **_errors(404, 422)}}},
+        "/umap/streaming/demo/{name}/labels": {"get": {
+            "summary": "A demo data set's true labels: JSON {\"labels\": [...]}, or .npy int32 with format=npy",
+            "parameters": [name, *sizes, {"name": "format", "in": "query", "required": False,
+                                          "schema": {"type": "string", "enum": ["json", "npy"]}}],
+            "responses": {"200": {"description": "the labels", "content": {
+                "application/json": {"schema": {"type": "object", "required": ["labels"], "properties": {
+                    "labels": {"type": "array", "items": {"type": "integer"}}}}},
+                "application/x-npy": {"schema": {"type": "string", "format": "binary"}}}},
+                **_errors(404, 422)}}},
+        "/umap/streaming/demo/{name}/{kind}": {"post": {
+            "summary": "Start a job on a demo data set (parameters in the query string)",
+            "parameters": [name, {"name": "kind", "in": "path", "required": True,
+                                  "schema": {"type": "string", "enum": ["umap", "cluster"]}}, *sizes],
+            "responses": {"200": _ok("SubmitResponse", "computed immediately"),
+                          "202": _ok("SubmitResponse", "job started"),
+                          **_errors(404, 422, 429, 503, 507)}}},
+    }
+
+
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(_TYPES, ref_template="#/components/schemas/{name}")
@@ -105,12 +147,16 @@ def openapi_document() -> dict[str, Any]:
         "/umap/streaming/jobs": {"get": {"summary": "Active jobs (include=all adds finished ones)",
                                          "parameters": [include], "responses": {"200": _ok("JobList")}}},
         "/health": {"get": {"summary": "Service health, backend and workers", "responses": {"200": _ok("Health")}}},
+        **_demo_paths(),
     }
     return {
         "openapi": "3.1.0",
         "info": {"title": "streaming-umap", "version": __version__,
-                 "description": "UMAP layouts and clustering as background jobs. WebSocket "
-                                "/umap/streaming/ws/{job_id} streams Frame objects (see docs/API.md)."},
+                 "description": "UMAP layouts and clustering as background jobs. The WebSocket "
+                                "/umap/streaming/ws/{job_id} (add ?live=1&live_every=N for live "
+                                "layouts) sends Frame objects (type ack: AckFrame; error: "
+                                "ErrorFrame; layout: LayoutHeaderFrame, then one binary frame) "
+                                "and takes ClientAction messages; see docs/API.md."},
         "paths": paths,
         "components": {"schemas": components},
     }

@@ -67,27 +67,12 @@ export type CompletedFrame = BaseFrame & EpochFields & {
   warning?: string | null;
 };
 export type EndedFrame = BaseFrame & EpochFields & { type: 'failed' | 'cancelled'; error: string | null };
-export type AckFrame = BaseFrame & {
-  type: 'ack';
-  action: 'cancel' | 'pause' | 'resume';
-  ok: boolean;
-  message: string;
-};
-/** Sent on errors; an unknown job gets one of these (no progress fields), then close code 4404. */
-export interface ErrorFrame {
-  type: 'error';
-  message: string;
-  job_id?: string;
-}
-/** Precedes one binary frame of `rows x n_components` little-endian float32. */
-export interface LayoutHeaderFrame {
-  type: 'layout';
-  job_id: string;
-  epoch: number;
-  rows: number;
-  n_components: number;
-  bytes: number;
-}
+/** The answer to a client action (generated from `AckFrame`). */
+export type AckFrame = Schemas['AckFrame'];
+/** Sent on errors; an unknown job gets one of these, then close code 4404 (generated from `ErrorFrame`). */
+export type ErrorFrame = Schemas['ErrorFrame'];
+/** Precedes one binary frame of `rows x n_components` little-endian float32 (generated). */
+export type LayoutHeaderFrame = Schemas['LayoutHeaderFrame'];
 
 export type ServerFrame =
   | SnapshotFrame
@@ -108,9 +93,7 @@ export const FRAME_TYPES_COVERED: Record<FrameType, true> & Record<Covered, true
   failed: true, cancelled: true, ack: true, error: true, layout: true,
 };
 
-export interface ClientAction {
-  action: 'cancel' | 'pause' | 'resume';
-}
+export type ClientAction = Schemas['ClientAction'];
 
 /** An intermediate layout received with `?live=1`. */
 export interface LiveLayout {

@@ -222,6 +222,268 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/umap/streaming/demo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The built-in demo data sets */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            datasets: components["schemas"]["DemoDataSet"][];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/umap/streaming/demo/{name}/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a job on a demo data set (parameters in the query string) */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description mixture only: dims */
+                    dims?: number;
+                    /** @description mixture only: rows */
+                    rows?: number;
+                };
+                header?: never;
+                path: {
+                    kind: "umap" | "cluster";
+                    name: "digits" | "mixture";
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description computed immediately */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SubmitResponse"];
+                    };
+                };
+                /** @description job started */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SubmitResponse"];
+                    };
+                };
+                /** @description unknown job */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description invalid field or value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description queue full (see Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description no worker could answer in time */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the server's disk is full (nothing was kept) */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/umap/streaming/demo/{name}/data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A demo data set's rows */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description mixture only: dims */
+                    dims?: number;
+                    /** @description mixture only: rows */
+                    rows?: number;
+                };
+                header?: never;
+                path: {
+                    name: "digits" | "mixture";
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description float32 rows (or int32 labels) as .npy */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/x-npy": string;
+                    };
+                };
+                /** @description unknown job */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description invalid field or value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/umap/streaming/demo/{name}/labels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A demo data set's true labels: JSON {"labels": [...]}, or .npy int32 with format=npy */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description mixture only: dims */
+                    dims?: number;
+                    format?: "json" | "npy";
+                    /** @description mixture only: rows */
+                    rows?: number;
+                };
+                header?: never;
+                path: {
+                    name: "digits" | "mixture";
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the labels */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            labels: number[];
+                        };
+                        "application/x-npy": string;
+                    };
+                };
+                /** @description unknown job */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description invalid field or value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/umap/streaming/jobs": {
         parameters: {
             query?: never;
@@ -627,6 +889,39 @@ export type webhooks = Record<string, never>;
 export type components = {
     schemas: {
         /**
+         * AckFrame
+         * @description The answer to a :class:`ClientAction` (``ok`` false: ``message`` says why).
+         */
+        AckFrame: {
+            /** @enum {unknown} */
+            action: "cancel" | "pause" | "resume";
+            current_chunk: number;
+            estimated_completion: number | null;
+            eta_seconds: number | null;
+            job_id: string;
+            message: string;
+            ok: boolean;
+            processed_points: number;
+            processing_time: number;
+            progress_percentage: number;
+            seq: number;
+            stage: string;
+            /** @enum {unknown} */
+            status: "cancelled" | "cancelling" | "completed" | "failed" | "paused" | "pending" | "processing";
+            total_chunks: number;
+            total_points: number;
+            /** @enum {unknown} */
+            type: "ack";
+        };
+        /**
+         * ClientAction
+         * @description A client-to-server WebSocket message.
+         */
+        ClientAction: {
+            /** @enum {unknown} */
+            action: "cancel" | "pause" | "resume";
+        };
+        /**
          * ClusterParams
          * @description Clustering parameters (everything but the data).
          */
@@ -690,6 +985,17 @@ export type components = {
             /** @enum {unknown} */
             status: "cancelled" | "cancelling" | "completed" | "failed" | "paused" | "pending" | "processing";
         };
+        /**
+         * DemoDataSet
+         * @description One entry of ``GET /umap/streaming/demo``.
+         */
+        DemoDataSet: {
+            classes: number;
+            description: string;
+            dims: number;
+            name: string;
+            rows: number;
+        };
         /** ErrorBody */
         ErrorBody: {
             detail: string;
@@ -697,6 +1003,19 @@ export type components = {
             field?: string | null;
             /** @default null */
             row?: number | null;
+        };
+        /**
+         * ErrorFrame
+         * @description A problem with the socket itself: an unknown job (then close code 4404), a
+         *         subscriber too slow to keep up (then 1008), or a client message that is not a
+         *         :class:`ClientAction` (the socket stays open).
+         */
+        ErrorFrame: {
+            /** @default null */
+            job_id?: string | null;
+            message: string;
+            /** @enum {unknown} */
+            type: "error";
         };
         /**
          * Frame
@@ -771,6 +1090,20 @@ export type components = {
             total_epochs?: number | null;
             total_points: number;
             warning: string | null;
+        };
+        /**
+         * LayoutHeaderFrame
+         * @description Sent with ``?live=1``: announces the binary frame that follows it, ``rows`` x
+         *         ``n_components`` little-endian float32 (``bytes`` long), the layout after ``epoch``.
+         */
+        LayoutHeaderFrame: {
+            bytes: number;
+            epoch: number;
+            job_id: string;
+            n_components: number;
+            rows: number;
+            /** @enum {unknown} */
+            type: "layout";
         };
         /** ResultBody */
         ResultBody: {
