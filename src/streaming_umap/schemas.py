@@ -205,12 +205,11 @@ class ErrorBody(Struct):
 
 
 class Frame(Progress, kw_only=True):
-    """One WebSocket frame (server to client). Documented in docs/API.md."""
+    """A job's state as a WebSocket frame (server to client). The socket also sends
+    :class:`AckFrame`, :class:`ErrorFrame` and :class:`LayoutHeaderFrame`. Documented in
+    docs/API.md."""
 
-    type: Literal[
-        "snapshot", "progress", "paused", "resumed", "completed", "failed", "cancelled",
-        "ack", "error", "layout",
-    ]
+    type: Literal["snapshot", "progress", "paused", "resumed", "completed", "failed", "cancelled"]
     seq: int
     timestamp: float
 
@@ -324,9 +323,11 @@ def decode_raw_request(kind: str, body: bytes | bytearray) -> tuple[UMAPParams |
     """The parameters and the ``data`` field's JSON text (msgspec checks that it is valid
     JSON), or None for any problem: the caller then decodes the body fully, which names
     the problem precisely."""
+    if body.count(b'"data"') != 1:
+        return None  # a repeated key: the full decode checks every value it is given
     try:
         request = msgspec.json.decode(body, type=RAW_REQUEST_TYPE[kind])
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return None
     fields = msgspec.structs.asdict(request)
     raw = fields.pop("data")

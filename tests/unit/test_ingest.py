@@ -169,6 +169,15 @@ def test_negative_npy_dimensions_are_refused(tmp_path) -> None:
         parse_spooled_submission("umap", tmp_path / "n.npy", {}, SETTINGS)
 
 
+def test_npy_sides_beyond_the_element_limit_are_refused() -> None:
+    for shape in ((0, 2**70), (2**63, 0)):
+        header = np.lib.format.header_data_from_array_1_0(np.zeros((2, 3), dtype=np.float32))
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_2_0(buffer, {**header, "shape": shape})
+        with pytest.raises(PayloadTooLarge, match="no side may exceed"):
+            parse(buffer.getvalue(), "application/x-npy")
+
+
 def test_non_finite_rows_are_found_in_any_block() -> None:
     from streaming_umap.web.ingest import _first_non_finite
 
@@ -307,6 +316,8 @@ def _outcome(parse_fn, body: bytes):
     b'{"data": [[1, 2], 3]}', b'{"data": [[[1, 2]]]}', b'{"data": [[1, "2"]]}', b'{"data": [[1, null]]}',
     b'{"data": [[true, 1]]}', b'{"data": [[1, 2]], "n_neighbors": 1}', b'{"data": [[1, 2]], "bogus": 1}',
     b'{"data": {"a": 1}}', b'{"metric": "cosine"}', b'[[1, 2]]', b'{"data": [[1, 2]],}',
+    b'{"data": "bad", "data": [[1, 2]]}', b'{"data": [[1, "x"]], "data": [[1, 2]]}',
+    b'{"data": ' + b"[" * 3000 + b"]" * 3000 + b"}",
 ])
 def test_the_fast_json_path_answers_as_the_full_decode_does(body: bytes) -> None:
     from streaming_umap.web.ingest import _parse_json_full, parse_json

@@ -89,7 +89,7 @@ async def read_body(request: Request, limit: int) -> bytearray:
 
 def declared_length(request: Request) -> int | None:
     raw = request.headers.get("content-length")
-    return int(raw) if raw and raw.isdigit() else None
+    return int(raw) if raw and raw.isascii() and raw.isdigit() else None
 
 
 async def spool_body(request: Request, limit: int, folder: Path) -> Path:
@@ -231,7 +231,7 @@ def _explain_bad_json(body: bytes | bytearray, error: MalformedBody) -> Exceptio
 
 _JSON_ROWS = msgspec.json.Decoder(list[msgspec.Raw])
 _JSON_ROW = msgspec.json.Decoder(list[float])
-_JSON_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)
+_JSON_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
 
 
 def _rows_from_json(raw: msgspec.Raw, settings: Settings) -> np.ndarray | None:
@@ -246,6 +246,8 @@ def _rows_from_json(raw: msgspec.Raw, settings: Settings) -> np.ndarray | None:
         return None
     if width == 0:
         return None
+    # before any row is decoded: a body over the limit is refused without decoding it all
+    # (if it is also ragged, the 413 counts row 0's width for every row)
     _check_elements(len(rows), width, settings)
     out = np.empty((len(rows), width), dtype=np.float32)
     with np.errstate(over="ignore"):  # beyond float32 becomes inf: handed to the full decode below
@@ -313,6 +315,10 @@ def _checked_header(fh: io.BytesIO | BinaryIO, settings: Settings) -> tuple[tupl
         )
     if min(shape) < 0:
         raise MalformedBody(f"body is not a valid .npy file: its header gives shape {tuple(shape)}")
+    if max(shape) > settings.max_elements:  # (0, 2**70) has no elements, but no array has that shape
+        raise PayloadTooLarge(
+            f"the .npy header gives shape {tuple(shape)}; no side may exceed "
+            f"{settings.max_elements} (STREAMING_UMAP_MAX_ELEMENTS)", field="data")
     _check_elements(shape[0], shape[1], settings)
     return shape, fortran, dtype
 
