@@ -43,8 +43,8 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "malformed body", 404: "unknown job", 409: "the job is in the wrong state",
+def _errors(*codes: int, not_found: str = "unknown job") -> dict[str, Any]:
+    text = {400: "malformed body", 404: not_found, 409: "the job is in the wrong state",
             410: "the result expired", 413: "body or rows x dims over the limit",
             415: "unsupported Content-Type", 422: "invalid field or value",
             429: "queue full (see Retry-After)", 503: "no worker could answer in time",
@@ -110,7 +110,7 @@ def _demo_paths() -> dict[str, Any]:
                 "required": ["datasets"]}}}}}}},
         "/umap/streaming/demo/{name}/data": {"get": {
             "summary": "A demo data set's rows", "parameters": [name, *sizes],
-            "responses": {"200": npy, **_errors(404, 422)}}},
+            "responses": {"200": npy, **_errors(404, 422, not_found="unknown data set")}}},
         "/umap/streaming/demo/{name}/labels": {"get": {
             "summary": "A demo data set's true labels: JSON {\"labels\": [...]}, or .npy int32 with format=npy",
             "parameters": [name, *sizes, {"name": "format", "in": "query", "required": False,
@@ -119,14 +119,17 @@ def _demo_paths() -> dict[str, Any]:
                 "application/json": {"schema": {"type": "object", "required": ["labels"], "properties": {
                     "labels": {"type": "array", "items": {"type": "integer"}}}}},
                 "application/x-npy": {"schema": {"type": "string", "format": "binary"}}}},
-                **_errors(404, 422)}}},
+                **_errors(404, 422, not_found="unknown data set")}}},
         "/umap/streaming/demo/{name}/{kind}": {"post": {
-            "summary": "Start a job on a demo data set (parameters in the query string)",
+            "summary": "Start a job on a demo data set",
+            "description": "The job's parameters go in the query string, as for a .npy upload "
+                           "to /umap/streaming/umap or /umap/streaming/cluster.",
             "parameters": [name, {"name": "kind", "in": "path", "required": True,
                                   "schema": {"type": "string", "enum": ["umap", "cluster"]}}, *sizes],
             "responses": {"200": _ok("SubmitResponse", "computed immediately"),
                           "202": _ok("SubmitResponse", "job started"),
-                          **_errors(404, 422, 429, 503, 507)}}},
+                          **_errors(404, 413, 422, 429, 503, 507,
+                                    not_found="unknown data set or job kind")}}},
     }
 
 

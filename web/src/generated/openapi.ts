@@ -269,7 +269,10 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** Start a job on a demo data set (parameters in the query string) */
+        /**
+         * Start a job on a demo data set
+         * @description The job's parameters go in the query string, as for a .npy upload to /umap/streaming/umap or /umap/streaming/cluster.
+         */
         post: {
             parameters: {
                 query?: {
@@ -305,8 +308,17 @@ export type paths = {
                         "application/json": components["schemas"]["SubmitResponse"];
                     };
                 };
-                /** @description unknown job */
+                /** @description unknown data set or job kind */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description body or rows x dims over the limit */
+                413: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -391,7 +403,7 @@ export type paths = {
                         "application/x-npy": string;
                     };
                 };
-                /** @description unknown job */
+                /** @description unknown data set */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -456,7 +468,7 @@ export type paths = {
                         "application/x-npy": string;
                     };
                 };
-                /** @description unknown job */
+                /** @description unknown data set */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1019,7 +1031,9 @@ export type components = {
         };
         /**
          * Frame
-         * @description One WebSocket frame (server to client). Documented in docs/API.md.
+         * @description A job's state as a WebSocket frame (server to client). The socket also sends
+         *         :class:`AckFrame`, :class:`ErrorFrame` and :class:`LayoutHeaderFrame`. Documented in
+         *         docs/API.md.
          */
         Frame: {
             current_chunk: number;
@@ -1037,7 +1051,7 @@ export type components = {
             total_chunks: number;
             total_points: number;
             /** @enum {unknown} */
-            type: "ack" | "cancelled" | "completed" | "error" | "failed" | "layout" | "paused" | "progress" | "resumed" | "snapshot";
+            type: "cancelled" | "completed" | "failed" | "paused" | "progress" | "resumed" | "snapshot";
         };
         /** Health */
         Health: {
