@@ -12,7 +12,8 @@
     │   ├── JobStateConflict        409: the job is not in a state that allows it
     │   ├── ResultGone              410: the result expired
     │   ├── QueueFull               429
-    │   └── ServiceUnavailable      503: no worker could take it in time
+    │   ├── ServiceUnavailable      503: no worker could take it in time
+    │   └── StorageFull             507: the disk cannot take the submitted data
     └── JobError                    raised inside a worker, fails one job
         ├── JobCancelled            a checkpoint saw a cancel request
         ├── WorkerLost              the worker process died under the job
@@ -21,6 +22,8 @@
 """
 
 from __future__ import annotations
+
+import errno
 
 
 class StreamingUMAPError(Exception):
@@ -97,6 +100,11 @@ class StorageFull(RequestError):
     """The server's disk cannot take the submitted data (nothing of it is kept)."""
 
     status_code = 507
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """An OS error saying the disk (or the user's quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 class JobError(StreamingUMAPError):

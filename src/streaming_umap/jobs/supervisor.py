@@ -9,7 +9,6 @@ for the hub. Lifecycle: :meth:`start` -> (events) -> :meth:`stop`.
 from __future__ import annotations
 
 import asyncio
-import errno
 import itertools
 import logging
 import math
@@ -31,6 +30,7 @@ from ..errors import (
     QueueFull,
     ServiceUnavailable,
     StorageFull,
+    is_disk_full,
 )
 from ..pipeline import gpu_memory
 from ..pipeline.eta import CostModel, ProgressTracker
@@ -172,7 +172,7 @@ class Supervisor:
             await asyncio.to_thread(self.store.write_input, job.id, data, input_file)
         except OSError as exc:
             await asyncio.to_thread(self.store.delete, job.id)  # no half-written input stays
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            if is_disk_full(exc):
                 raise StorageFull(f"the server's disk is full: the input of {rows} x {dims} could "
                                   "not be stored (nothing was kept); try again later") from None
             raise
@@ -187,7 +187,7 @@ class Supervisor:
             del self.jobs[job.id]
             self.queue.remove(job.id)
             await asyncio.to_thread(self.store.delete, job.id)
-            if "full" in str(exc).lower() or getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+            if is_disk_full(exc) or "full" in str(exc).lower():  # SQLite: "database or disk is full"
                 raise StorageFull("the server's disk is full: the job could not be recorded "
                                   "(nothing was kept); try again later") from None
             raise

@@ -16,7 +16,6 @@ that fails or is cut off leaves no file behind.
 from __future__ import annotations
 
 import asyncio
-import errno
 import io
 import json
 import math
@@ -31,7 +30,14 @@ import numpy as np
 from starlette.requests import Request
 
 from ..config import Settings
-from ..errors import InvalidInput, MalformedBody, PayloadTooLarge, StorageFull, UnsupportedMediaType
+from ..errors import (
+    InvalidInput,
+    MalformedBody,
+    PayloadTooLarge,
+    StorageFull,
+    UnsupportedMediaType,
+    is_disk_full,
+)
 from ..schemas import (
     ClusterParams,
     UMAPParams,
@@ -69,18 +75,27 @@ def check_media_type(kind: str) -> None:
         raise UnsupportedMediaType(f"unsupported Content-Type {kind!r}; send one of: {ACCEPTED}")
 
 
+def _limit_text(limit: int) -> str:
+    return f"the limit is {limit} bytes ({limit >> 20} MiB, STREAMING_UMAP_MAX_BODY_MB)"
+
+
+def _declared_within(request: Request, limit: int) -> int | None:
+    """The declared Content-Length, refused before reading when it is over ``limit``."""
+    declared = declared_length(request)
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"request body is {declared} bytes; {_limit_text(limit)}")
+    return declared
+
+
 async def read_body(request: Request, limit: int) -> bytearray:
     """The whole body, at most ``limit`` bytes, in one buffer that grows as the bytes
     arrive (held once, not as pieces and then a joined copy; a large buffer grows in
     place). A declared Content-Length over the limit is refused before reading."""
-    declared = declared_length(request)
-    too_big = f"the limit is {limit} bytes ({limit >> 20} MiB, STREAMING_UMAP_MAX_BODY_MB)"
-    if declared is not None and declared > limit:
-        raise PayloadTooLarge(f"request body is {declared} bytes; {too_big}")
+    declared = _declared_within(request, limit)
     buffer = bytearray()
     async for part in request.stream():
         if len(buffer) + len(part) > limit:
-            raise PayloadTooLarge(f"request body is too large: {too_big}")
+            raise PayloadTooLarge(f"request body is too large: {_limit_text(limit)}")
         buffer += part
     if declared is not None and len(buffer) != declared:
         raise MalformedBody(f"request body has {len(buffer)} bytes; its Content-Length says {declared}")
@@ -96,13 +111,9 @@ async def spool_body(request: Request, limit: int, folder: Path) -> Path:
     """Write the body to a new file in ``folder`` as it arrives and return its path.
     The request must declare its Content-Length (at most ``limit``). On any error,
     a cut-off body included, the file is removed."""
-    declared = declared_length(request)
+    declared = _declared_within(request, limit)
     if declared is None:
         raise MalformedBody("a spooled body needs a Content-Length")
-    if declared > limit:
-        raise PayloadTooLarge(
-            f"request body is {declared} bytes; the limit is {limit} bytes "
-            f"({limit >> 20} MiB, STREAMING_UMAP_MAX_BODY_MB)")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}.npy.part"
     buffer = bytearray(SPOOL_WRITE_BYTES)
@@ -129,7 +140,7 @@ async def spool_body(request: Request, limit: int, folder: Path) -> Path:
             raise MalformedBody(f"request body ended after {size} of its {declared} bytes")
     except OSError as exc:
         path.unlink(missing_ok=True)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        if is_disk_full(exc):
             raise disk_full(declared) from None
         raise
     except BaseException:
