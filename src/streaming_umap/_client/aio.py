@@ -18,7 +18,6 @@ from .errors import ConnectionError, NotFound, StreamingUMAPClientError, check
 from .models import ClusterOptions, ClusterResult, ControlReply, Frame, JobStatus, UMAPOptions
 from .progress import ProgressBar
 from .sync import (
-    DEFAULT_URL,
     POLL_RETRIES,
     ClientSettings,
     SocketLost,
@@ -28,15 +27,13 @@ from .sync import (
 from .wire import (
     API,
     Follower,
+    HandleState,
     ResultValue,
-    Submitted,
     cluster_from_json,
     cluster_result,
-    immediate_frame,
     load_npy,
     submitted,
     upload,
-    ws_base,
 )
 
 log = logging.getLogger(__name__)
@@ -112,22 +109,8 @@ class AsyncClient(ClientSettings):
         await self.aclose()
 
 
-class AsyncJobHandle:
+class AsyncJobHandle(HandleState[AsyncClient]):
     """The asyncio twin of :class:`~streaming_umap.client.JobHandle`."""
-
-    def __init__(self, client: AsyncClient, job_id: str, sub: Submitted | None = None) -> None:
-        self.client, self.job_id, self.submitted = client, job_id, sub
-        self.kind: str | None = sub.kind if sub else None
-        self.warning: str | None = sub.warning if sub else None
-        self.last: Frame | None = immediate_frame(sub) if sub and sub.is_immediate else None
-
-    def __repr__(self) -> str:
-        state = self.last.status if self.last else "unknown"
-        return f"AsyncJobHandle({self.job_id!r}, kind={self.kind!r}, last={state!r})"
-
-    @property
-    def immediate(self) -> bool:
-        return self.submitted is not None and self.submitted.is_immediate
 
     async def status(self) -> JobStatus:
         if self.immediate:
@@ -135,15 +118,11 @@ class AsyncJobHandle:
             return self.last
         response = await self.client.request("GET", f"{API}/status/{self.job_id}",
                                              params={"include_result": "false"})
-        status = JobStatus.from_dict(response.json())
-        self.kind = self.kind or status.kind
-        return status
+        return self._status_from(response.json())
 
     async def _control(self, method: str, action: str) -> ControlReply:
-        if self.immediate:
-            raise StreamingUMAPClientError("an immediate answer is not a job; it is already complete")
-        body = (await self.client.request(method, f"{API}/{action}/{self.job_id}")).json()
-        return ControlReply(str(body["job_id"]), str(body["status"]), str(body["message"]))
+        self._check_is_job()
+        return self._reply((await self.client.request(method, f"{API}/{action}/{self.job_id}")).json())
 
     async def cancel(self) -> ControlReply:
         return await self._control("DELETE", "cancel")
@@ -174,10 +153,6 @@ class AsyncJobHandle:
         async for frame in self._poll_frames(follower, deadline):
             self._seen(frame)
             yield frame
-
-    def _seen(self, frame: Frame) -> None:
-        self.last = frame
-        self.kind = self.kind or frame.kind
 
     async def _socket_frames(self, follower: Follower, deadline: float | None) -> AsyncIterator[Frame]:
         from websockets.asyncio.client import connect
@@ -261,7 +236,7 @@ class AsyncJobHandle:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        if exc is None or self.immediate or (self.last is not None and self.last.terminal):
+        if not self._cancel_on_exit(exc):
             return
         try:
             await asyncio.shield(self.cancel())

@@ -26,11 +26,10 @@ from .progress import ProgressBar
 from .wire import (
     API,
     Follower,
+    HandleState,
     ResultValue,
-    Submitted,
     cluster_from_json,
     cluster_result,
-    immediate_frame,
     load_npy,
     submitted,
     upload,
@@ -169,26 +168,12 @@ class Client(ClientSettings):
         self.close()
 
 
-class JobHandle:
+class JobHandle(HandleState[Client]):
     """One job on the server (or an immediate answer, ``job_id == "immediate"``).
 
     Used as a context manager, a block left by an exception (Ctrl-C included) cancels
     the job if it has not ended.
     """
-
-    def __init__(self, client: Client, job_id: str, sub: Submitted | None = None) -> None:
-        self.client, self.job_id, self.submitted = client, job_id, sub
-        self.kind: str | None = sub.kind if sub else None
-        self.warning: str | None = sub.warning if sub else None
-        self.last: Frame | None = immediate_frame(sub) if sub and sub.is_immediate else None
-
-    def __repr__(self) -> str:
-        state = self.last.status if self.last else "unknown"
-        return f"JobHandle({self.job_id!r}, kind={self.kind!r}, last={state!r})"
-
-    @property
-    def immediate(self) -> bool:
-        return self.submitted is not None and self.submitted.is_immediate
 
     # ---------------------------------------------------------------- state
 
@@ -196,17 +181,12 @@ class JobHandle:
         if self.immediate:
             assert self.last is not None
             return self.last
-        body = self.client.request("GET", f"{API}/status/{self.job_id}",
-                                   params={"include_result": "false"}).json()
-        status = JobStatus.from_dict(body)
-        self.kind = self.kind or status.kind
-        return status
+        return self._status_from(self.client.request("GET", f"{API}/status/{self.job_id}",
+                                                     params={"include_result": "false"}).json())
 
     def _control(self, method: str, action: str) -> ControlReply:
-        if self.immediate:
-            raise StreamingUMAPClientError("an immediate answer is not a job; it is already complete")
-        body = self.client.request(method, f"{API}/{action}/{self.job_id}").json()
-        return ControlReply(str(body["job_id"]), str(body["status"]), str(body["message"]))
+        self._check_is_job()
+        return self._reply(self.client.request(method, f"{API}/{action}/{self.job_id}").json())
 
     def cancel(self) -> ControlReply:
         return self._control("DELETE", "cancel")
@@ -243,10 +223,6 @@ class JobHandle:
         for frame in self._poll_frames(follower, deadline):
             self._seen(frame)
             yield frame
-
-    def _seen(self, frame: Frame) -> None:
-        self.last = frame
-        self.kind = self.kind or frame.kind
 
     def _socket_frames(self, follower: Follower, deadline: float | None) -> Iterator[Frame]:
         from websockets.exceptions import ConnectionClosed, WebSocketException
@@ -334,7 +310,7 @@ class JobHandle:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if exc is None or self.immediate or (self.last is not None and self.last.terminal):
+        if not self._cancel_on_exit(exc):
             return
         try:
             self.cancel()

@@ -8,12 +8,12 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from .errors import InvalidInput
-from .models import ClusterResult, Frame, JobStatus
+from .errors import InvalidInput, StreamingUMAPClientError
+from .models import ClusterResult, ControlReply, Frame, JobStatus
 
 API = "/umap/streaming"
 NPY_TYPE = "application/x-npy"
@@ -134,6 +134,48 @@ def immediate_frame(sub: Submitted) -> Frame:
             "eta_seconds": 0.0, "processing_time": sub.body.get("processing_time") or 0.0,
             "kind": sub.kind, "warning": sub.warning}
     return Frame.from_dict(body, source="immediate")
+
+
+ClientT = TypeVar("ClientT")
+
+
+class HandleState(Generic[ClientT]):
+    """What a job handle knows, with no I/O: the base of the sync and async handles."""
+
+    def __init__(self, client: ClientT, job_id: str, sub: Submitted | None = None) -> None:
+        self.client, self.job_id, self.submitted = client, job_id, sub
+        self.kind: str | None = sub.kind if sub else None
+        self.warning: str | None = sub.warning if sub else None
+        self.last: Frame | None = immediate_frame(sub) if sub and sub.is_immediate else None
+
+    def __repr__(self) -> str:
+        state = self.last.status if self.last else "unknown"
+        return f"{type(self).__name__}({self.job_id!r}, kind={self.kind!r}, last={state!r})"
+
+    @property
+    def immediate(self) -> bool:
+        return self.submitted is not None and self.submitted.is_immediate
+
+    def _seen(self, frame: Frame) -> None:
+        self.last = frame
+        self.kind = self.kind or frame.kind
+
+    def _status_from(self, body: dict[str, Any]) -> JobStatus:
+        status = JobStatus.from_dict(body)
+        self.kind = self.kind or status.kind
+        return status
+
+    def _check_is_job(self) -> None:
+        if self.immediate:
+            raise StreamingUMAPClientError("an immediate answer is not a job; it is already complete")
+
+    @staticmethod
+    def _reply(body: dict[str, Any]) -> ControlReply:
+        return ControlReply(str(body["job_id"]), str(body["status"]), str(body["message"]))
+
+    def _cancel_on_exit(self, exc: BaseException | None) -> bool:
+        """Leaving a ``with`` block by an exception cancels a job that has not ended."""
+        return not (exc is None or self.immediate or (self.last is not None and self.last.terminal))
 
 
 def load_npy(content: bytes) -> np.ndarray:
