@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Self, TypeVar
 
 import numpy as np
 import psutil
@@ -24,6 +24,52 @@ log = logging.getLogger(__name__)
 
 # role -> process ids, asked again at every sample (workers may be replaced)
 PidSource = Callable[[], dict[str, list[int]]]
+
+
+W = TypeVar("W")
+
+
+class _Background:
+    """A daemon thread running :meth:`_run` from :meth:`start` until :meth:`stop`."""
+
+    thread_name = "bench-sampler"
+    join_timeout = 5.0
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.join_timeout)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class _Windowed(_Background, Generic[W]):
+    """A sampler whose samples go to every window open at the time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._windows: list[W] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _registered(self, win: W) -> Iterator[W]:
+        with self._lock:
+            self._windows.append(win)
+        try:
+            yield win
+        finally:
+            with self._lock:
+                self._windows.remove(win)
 
 
 @dataclass
@@ -72,27 +118,16 @@ class MemoryPeak:
         return {"peak_mib": self.busiest_mib(role), "growth_mib": self.growth_mib(role)}
 
 
-class MemorySampler:
+class MemorySampler(_Windowed[MemoryPeak]):
     """Samples the RSS of every process named by ``source`` every ``interval`` s."""
 
+    thread_name = "bench-memory"
+
     def __init__(self, source: PidSource, interval: float = 0.05) -> None:
+        super().__init__()
         self.source = source
         self.interval = interval
-        self._windows: list[MemoryPeak] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._procs: dict[int, psutil.Process] = {}
-
-    def start(self) -> MemorySampler:
-        self._thread = threading.Thread(target=self._run, name="bench-memory", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
 
     def _rss(self, pid: int) -> int | None:
         proc = self._procs.get(pid)
@@ -131,16 +166,12 @@ class MemorySampler:
         first = self.sample_once()  # so that even a very short window has its start
         for role, values in first.items():
             peak.add(role, values)
-        with self._lock:
-            self._windows.append(peak)
         try:
-            yield peak
+            with self._registered(peak):
+                yield peak
         finally:
-            last = self.sample_once()
-            with self._lock:
-                self._windows.remove(peak)
-                for role, values in last.items():
-                    peak.add(role, values)
+            for role, values in self.sample_once().items():  # and its end
+                peak.add(role, values)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -177,27 +208,17 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
-class HealthProbe:
+class HealthProbe(_Windowed[HealthWindow]):
     """While a window is open, GETs ``/health`` every ``interval`` s on its own
     connection, recording latency and how many job workers were busy."""
 
+    thread_name = "bench-health"
+    join_timeout = 10.0  # a probe may be inside a 10 s request
+
     def __init__(self, url: str, interval: float = 0.1) -> None:
+        super().__init__()
         self.url = url.rstrip("/") + "/health"
         self.interval = interval
-        self._windows: list[HealthWindow] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> HealthProbe:
-        self._thread = threading.Thread(target=self._run, name="bench-health", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
 
     def _run(self) -> None:
         import httpx
@@ -225,17 +246,11 @@ class HealthProbe:
 
     @contextmanager
     def window(self) -> Iterator[HealthWindow]:
-        win = HealthWindow()
-        with self._lock:
-            self._windows.append(win)
-        try:
+        with self._registered(HealthWindow()) as win:
             yield win
-        finally:
-            with self._lock:
-                self._windows.remove(win)
 
 
-class ContentionMonitor:
+class ContentionMonitor(_Background):
     """How busy the machine was with work that is not ours.
 
     Every ``interval`` s: the machine's busy CPU seconds minus the CPU seconds of our
@@ -243,26 +258,20 @@ class ContentionMonitor:
     ``foreign_cores`` is the mean number of cores other processes kept busy.
     """
 
+    thread_name = "bench-contention"
+
     def __init__(self, source: Callable[[], list[int]], interval: float = 1.0) -> None:
+        super().__init__()
         self.source = source
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._own_cpu: dict[int, float] = {}
         self._foreign = 0.0
         self._wall = 0.0
         self.load_start = os.getloadavg()
         self.load_end = self.load_start
 
-    def start(self) -> ContentionMonitor:
-        self._thread = threading.Thread(target=self._run, name="bench-contention", daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+        super().stop()
         self.load_end = os.getloadavg()
 
     def _own_seconds(self) -> float:
