@@ -249,7 +249,8 @@ def _rows_from_json(raw: msgspec.Raw, settings: Settings) -> np.ndarray | None:
     """``data``'s JSON text decoded one row at a time straight into float32 rows, so no
     Python float outlives its row (the full decode holds every value as a Python float:
     about 32 bytes each against 4). None for anything unusual (not a list of equally
-    long lists of finite numbers): the full decode then names the problem."""
+    long lists of numbers): the full decode then names the problem. Values beyond
+    float32 come back as infinities, for :func:`_parse_json_fast` to notice."""
     try:
         rows = _JSON_ROWS.decode(raw)
         width = len(_JSON_ROW.decode(rows[0])) if rows else 0
@@ -261,7 +262,7 @@ def _rows_from_json(raw: msgspec.Raw, settings: Settings) -> np.ndarray | None:
     # (if it is also ragged, the 413 counts row 0's width for every row)
     _check_elements(len(rows), width, settings)
     out = np.empty((len(rows), width), dtype=np.float32)
-    with np.errstate(over="ignore"):  # beyond float32 becomes inf: handed to the full decode below
+    with np.errstate(over="ignore"):  # beyond float32 becomes inf
         for i, row in enumerate(rows):
             try:
                 values = _JSON_ROW.decode(row)
@@ -270,7 +271,7 @@ def _rows_from_json(raw: msgspec.Raw, settings: Settings) -> np.ndarray | None:
             if len(values) != width:
                 return None
             out[i] = values
-    return out if _first_non_finite(out) is None else None
+    return out
 
 
 def _parse_json_fast(kind: str, body: bytes | bytearray, settings: Settings) -> Submission | None:
@@ -281,7 +282,10 @@ def _parse_json_fast(kind: str, body: bytes | bytearray, settings: Settings) -> 
     data = _rows_from_json(raw, settings)
     if data is None:
         return None
-    return Submission(kind, params, finalize(data, settings), [])
+    try:
+        return Submission(kind, params, finalize(data, settings), [])
+    except InvalidInput:  # a value beyond float32: the full decode names it as it was sent
+        return None
 
 
 def parse_json(kind: str, body: bytes | bytearray, settings: Settings) -> Submission:
