@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,21 @@ def _demo_paths() -> dict[str, Any]:
     }
 
 
+def normalise_text(node: Any) -> Any:
+    """``node`` with every ``description`` cleaned as :func:`inspect.cleandoc` does.
+
+    Struct docstrings reach the schema through msgspec, whose dedent changed between
+    releases (0.22 kept the indentation of continuation lines, 0.23 strips it). The
+    document, and the TypeScript types generated from it, must be the same for the same
+    code whatever msgspec is installed, so the text is normalised here, once."""
+    if isinstance(node, dict):
+        return {key: inspect.cleandoc(value) if key == "description" and isinstance(value, str)
+                else normalise_text(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [normalise_text(item) for item in node]
+    return node
+
+
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(_TYPES, ref_template="#/components/schemas/{name}")
@@ -152,7 +168,7 @@ def openapi_document() -> dict[str, Any]:
         "/health": {"get": {"summary": "Service health, backend and workers", "responses": {"200": _ok("Health")}}},
         **_demo_paths(),
     }
-    return {
+    return normalise_text({
         "openapi": "3.1.0",
         "info": {"title": "streaming-umap", "version": __version__,
                  "description": "UMAP layouts and clustering as background jobs. The WebSocket "
@@ -162,7 +178,7 @@ def openapi_document() -> dict[str, Any]:
                                 "and takes ClientAction messages; see docs/API.md."},
         "paths": paths,
         "components": {"schemas": components},
-    }
+    })
 
 
 async def openapi_json(request: Request) -> Response:

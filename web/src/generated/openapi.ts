@@ -1019,8 +1019,8 @@ export type components = {
         /**
          * ErrorFrame
          * @description A problem with the socket itself: an unknown job (then close code 4404), a
-         *         subscriber too slow to keep up (then 1008), or a client message that is not a
-         *         :class:`ClientAction` (the socket stays open).
+         *     subscriber too slow to keep up (then 1008), or a client message that is not a
+         *     :class:`ClientAction` (the socket stays open).
          */
         ErrorFrame: {
             /** @default null */
@@ -1032,8 +1032,8 @@ export type components = {
         /**
          * Frame
          * @description A job's state as a WebSocket frame (server to client). The socket also sends
-         *         :class:`AckFrame`, :class:`ErrorFrame` and :class:`LayoutHeaderFrame`. Documented in
-         *         docs/API.md.
+         *     :class:`AckFrame`, :class:`ErrorFrame` and :class:`LayoutHeaderFrame`. Documented in
+         *     docs/API.md.
          */
         Frame: {
             current_chunk: number;
@@ -1108,7 +1108,7 @@ export type components = {
         /**
          * LayoutHeaderFrame
          * @description Sent with ``?live=1``: announces the binary frame that follows it, ``rows`` x
-         *         ``n_components`` little-endian float32 (``bytes`` long), the layout after ``epoch``.
+         *     ``n_components`` little-endian float32 (``bytes`` long), the layout after ``epoch``.
          */
         LayoutHeaderFrame: {
             bytes: number;
