@@ -1,31 +1,46 @@
 # streaming-umap: `make run` serves on port 8003 (PORT=... overrides), `make test` runs every test.
+# Our commands install the hashed lock files in requirements/ (exact versions, checked
+# hashes), never whatever was released last; `make lock` rewrites them (see the README).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
 PORT ?= 8003
+LOCK_TOOLS := .cache/lock-tools
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 
-.PHONY: install run test test-python test-web web-deps bench clean
+.PHONY: install install-test install-bench run test test-python test-web web-deps bench \
+        lock check-latest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test,client]'
+# One stamp per lock file: a set is installed again when its lock changes. The sets share
+# versions (make lock resolves them together), so installing one over another only adds.
+$(VENV)/.locked-%: requirements/%.txt | $(BIN)/python
+	$(PIP) install -q --require-hashes -r $<
 	touch $@
 
-install: $(VENV)/.installed
+# Our own package, from this checkout, with the build tools the lock installed.
+$(VENV)/.editable: pyproject.toml | $(VENV)/.locked-server
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+install: $(VENV)/.locked-server $(VENV)/.editable
+	@$(PIP) check >/dev/null || { $(PIP) check; echo "the lock files miss a dependency of pyproject.toml: run make lock"; exit 1; }
+
+install-test: $(VENV)/.locked-test install
+install-bench: $(VENV)/.locked-bench install
 
 run: install
 	$(BIN)/streaming-umap serve --port $(PORT)
 
-test: install test-python test-web
+test: install-test test-python test-web
 
-test-python: install
+test-python: install-test
 	$(BIN)/python -m pytest
 
-# Browser tests need Node 20+ and Debian's chromium (installed here when missing).
+# Browser tests need Node 20.19+ (web/.nvmrc) and Debian's chromium (installed here when missing).
 web-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing chromium for the browser tests"; \
@@ -33,11 +48,25 @@ web-deps:
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 	cd web && npm ci --no-audit --no-fund
 
-test-web: install web-deps
+test-web: install-test web-deps
 	cd web && npm run check && npm test && STREAMING_UMAP_PYTHON=$(CURDIR)/$(BIN)/python npm run e2e
 
-bench: install
+bench: install-bench
 	$(BIN)/streaming-umap bench --profile quick
+
+# Rewrite requirements/*.txt from pyproject.toml (LOCK_UPGRADE=1: newest allowed releases).
+$(LOCK_TOOLS)/.installed: requirements/tools.txt
+	$(PYTHON) -m venv $(LOCK_TOOLS)
+	$(LOCK_TOOLS)/bin/python -m pip install -q --require-hashes -r requirements/tools.txt
+	touch $@
+
+lock: $(LOCK_TOOLS)/.installed
+	scripts/lock.sh $(LOCK_TOOLS)/bin/uv
+
+# The newest releases our ranges allow, in a scratch venv: unit tests and the generated-types
+# check. Finds the next incompatible release before a fresh install does; never blocks CI.
+check-latest: web-deps
+	scripts/check-latest.sh
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache web/node_modules

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make check-latest`: install the newest releases that pyproject.toml allows into a scratch
+# venv, then run the unit tests and the generated-types check against them. Exit 0 when
+# they pass; otherwise name the packages that moved since requirements/test.txt, so the
+# release that broke us is easy to find. The locked commands (make run/test, CI) are not
+# affected either way: this is the early warning.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+venv=.cache/latest-venv
+log=.cache/check-latest.log
+rm -rf "$venv" && mkdir -p .cache
+"${PYTHON:-python3}" -m venv "$venv"
+echo "check-latest: installing the newest allowed releases into $venv"
+if ! "$venv/bin/python" -m pip install -q --upgrade '.[test,client]' >"$log" 2>&1; then
+  cat "$log"; echo "check-latest: the newest allowed releases do not install together (see above)"
+  exit 1
+fi
+moved=$("$venv/bin/python" scripts/lock_drift.py requirements/test.txt)
+echo "check-latest: compared with requirements/test.txt:"; echo "$moved" | sed 's/^/  /'
+failed=()
+"$venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit || failed+=("unit tests")
+(cd web && STREAMING_UMAP_PYTHON="$PWD/../$venv/bin/python" node scripts/gen-types.mjs --check) \
+  || failed+=("generated types (web/src/generated/openapi.ts)")
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "check-latest: FAILED with the newest allowed releases: ${failed[*]}."
+  echo "check-latest: the packages that moved since the lock (one of them is the cause):"
+  echo "$moved" | sed 's/^/  /'
+  exit 1
+fi
+echo "check-latest: the newest allowed releases pass the unit tests and the generated-types check"
