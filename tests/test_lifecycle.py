@@ -3,9 +3,11 @@ a worker killed with SIGKILL, expiring results, and restarts (clean and crashed)
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -145,6 +147,58 @@ def test_cancel_kills_a_worker_that_does_not_reach_a_checkpoint(svc: Service) ->
         assert sum(1 for p in processes if p["role"] == "job") == 1
     log = svc.log_file.read_text()
     assert f"job {job_id}: worker pid {pid} did not stop within 1.0 s; killing it" in log
+
+
+def test_a_flood_of_controls_during_nn_descent_leaves_the_service_responsive(svc: Service) -> None:
+    """Item 1 of the trust issue: ~280 pause requests used to block the event loop for
+    the whole NN-descent stage (/health took 18.9 s). Now controls never write to a
+    worker from the loop: a pause holds the process at once, live-layout requests are
+    coalesced per job, and every endpoint keeps answering."""
+    import threading
+
+    import httpx
+    from websockets.sync.client import connect
+
+    data, _ = labelled_mixture(6000, 16, seed=11)  # NN-descent, not compiled by a light warm-up
+    health_ok: list[int] = []
+    controls: list[int] = []
+    with svc.client() as c:
+        job_id = start_job(c, "umap", data)
+        wait_for(lambda: _status(c, job_id)["stage"] == "knn", timeout=60)
+        stop = threading.Event()
+
+        def probe() -> None:  # a hung loop makes these time out and the test fail
+            with httpx.Client(base_url=svc.url, timeout=5.0) as probe_client:
+                while not stop.is_set():
+                    health_ok.append(probe_client.get("/health").status_code)
+                    time.sleep(0.05)
+
+        def flood(action: str) -> None:
+            with httpx.Client(base_url=svc.url, timeout=30.0) as flood_client:
+                for _ in range(300):
+                    controls.append(flood_client.post(f"/umap/streaming/{action}/{job_id}").status_code)
+
+        prober = threading.Thread(target=probe)
+        prober.start()
+        try:
+            with contextlib.ExitStack() as sockets:
+                for n in range(1, 41):  # each asks the worker for live layouts at its own pace
+                    sockets.enter_context(connect(
+                        f"{svc.ws_url}/umap/streaming/ws/{job_id}?live=1&live_every={n}", open_timeout=10))
+                floods = [threading.Thread(target=flood, args=(a,)) for a in ("pause", "resume", "pause")]
+                for t in floods:
+                    t.start()
+                for t in floods:
+                    t.join(120)
+            health = c.get("/health", timeout=5.0)
+        finally:
+            stop.set()
+            prober.join(30)
+        assert c.delete(f"/umap/streaming/cancel/{job_id}").status_code == 200
+        final = wait_status(c, job_id, timeout=60)
+    assert final["status"] == "cancelled"
+    assert len(controls) == 900 and set(controls) <= {200, 409}
+    assert health.status_code == 200 and health_ok and set(health_ok) == {200}
 
 
 def test_cors_lets_the_configured_page_call_the_api(svc: Service) -> None:

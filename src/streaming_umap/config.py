@@ -11,6 +11,7 @@ from typing import Literal
 from .errors import ConfigError
 
 BackendChoice = Literal["auto", "cpu", "gpu"]
+ExecutorChoice = Literal["local", "dask"]
 Warmup = Literal["full", "light", "off"]
 
 
@@ -71,6 +72,7 @@ class Settings:
     host: str = "0.0.0.0"  # STREAMING_UMAP_HOST
     port: int = 8003  # PORT or STREAMING_UMAP_PORT
     backend: BackendChoice = "auto"  # STREAMING_UMAP_BACKEND
+    executor: ExecutorChoice = "local"  # STREAMING_UMAP_EXECUTOR (dask when a scheduler is set)
     chunk_size: int = 1000  # GPU_UMAP_CHUNK_SIZE
     max_concurrent_jobs: int = 3  # GPU_UMAP_MAX_CONCURRENT_JOBS
     immediate_workers: int = 1  # STREAMING_UMAP_IMMEDIATE_WORKERS
@@ -83,7 +85,10 @@ class Settings:
     log_dir: Path = Path("logs")  # STREAMING_UMAP_LOG_DIR
     result_ttl: float = 7 * 24 * 3600.0  # STREAMING_UMAP_RESULT_TTL (s)
     disk_budget_bytes: int = 20 << 30  # STREAMING_UMAP_DISK_BUDGET_MB
-    cancel_grace: float = 5.0  # STREAMING_UMAP_CANCEL_GRACE (s)
+    # STREAMING_UMAP_CANCEL_GRACE (s): how long a cancelled job may take to reach a checkpoint
+    # before its worker is killed; unset: 0.5 s for forked CPU workers (a replacement is forked
+    # in milliseconds), 5 s otherwise (a GPU worker takes seconds to start again)
+    cancel_grace: float | None = None
     sweep_interval: float = 60.0  # STREAMING_UMAP_SWEEP_INTERVAL (s) between result-expiry sweeps
     ws_send_timeout: float = 10.0  # STREAMING_UMAP_WS_SEND_TIMEOUT (s): slower subscribers are dropped
     exact_knn_max_rows: int = 4096  # STREAMING_UMAP_EXACT_KNN_MAX_ROWS
@@ -102,12 +107,16 @@ class Settings:
             raise ConfigError(
                 f"STREAMING_UMAP_BACKEND must be auto, cpu or gpu, found {backend!r}"
             )
+        executor = e.get("STREAMING_UMAP_EXECUTOR", "local").strip().lower() or "local"
+        if executor not in ("local", "dask"):
+            raise ConfigError(f"STREAMING_UMAP_EXECUTOR must be local or dask, found {executor!r}")
         pool_mb = e.get("GPU_UMAP_RMM_POOL_SIZE")
         port_name = "PORT" if e.get("PORT") else "STREAMING_UMAP_PORT"
         return cls(
             host=e.get("STREAMING_UMAP_HOST", cls.host),
             port=_int(e, port_name, cls.port, 0, 65535),
             backend=backend,  # type: ignore[arg-type]
+            executor=executor,  # type: ignore[arg-type]
             chunk_size=_int(e, "GPU_UMAP_CHUNK_SIZE", cls.chunk_size, 100, 1_000_000),
             max_concurrent_jobs=_int(
                 e, "GPU_UMAP_MAX_CONCURRENT_JOBS", cls.max_concurrent_jobs, 1, 64
@@ -136,7 +145,8 @@ class Settings:
                 e, "STREAMING_UMAP_DISK_BUDGET_MB", cls.disk_budget_bytes >> 20, 1, 1 << 30
             )
             << 20,
-            cancel_grace=_float(e, "STREAMING_UMAP_CANCEL_GRACE", cls.cancel_grace, 0.1),
+            cancel_grace=(_float(e, "STREAMING_UMAP_CANCEL_GRACE", 5.0, 0.1)
+                          if e.get("STREAMING_UMAP_CANCEL_GRACE", "").strip() else None),
             sweep_interval=_float(e, "STREAMING_UMAP_SWEEP_INTERVAL", cls.sweep_interval, 0.1),
             ws_send_timeout=_float(
                 e, "STREAMING_UMAP_WS_SEND_TIMEOUT", cls.ws_send_timeout, 0.1

@@ -138,6 +138,7 @@ class Progress(Struct, kw_only=True):
     estimated_completion: float | None
     eta_seconds: float | None
     processing_time: float
+    waiting_for: str | None = None  # pending jobs: what they wait for (warm-up, jobs ahead)
 
 
 class JobStatus(Progress, kw_only=True):
@@ -185,16 +186,22 @@ class WorkerCounts(Struct):
 
 
 class Health(Struct, kw_only=True):
-    status: Literal["starting", "ok", "degraded"]
+    """``status``: ``warming`` until a job worker is warm (jobs wait in the queue until
+    then), ``ok``, or ``degraded`` when workers keep dying. ``executor``: what runs the
+    jobs (``local`` worker processes, or ``dask``)."""
+
+    status: Literal["warming", "ok", "degraded"]
     version: str
     backend: str
     device: str
+    executor: str
     workers: WorkerCounts
     queue_depth: int
     max_queue: int
     active_jobs: int
     uptime_seconds: float
     gpu: dict[str, Any] | None = None
+    warmup: dict[str, Any] | None = None  # while no job worker is warm: {"step", "elapsed_seconds"}
     processes: list[dict[str, Any]] = []
 
 

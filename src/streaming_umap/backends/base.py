@@ -6,6 +6,7 @@ code, and the server process never imports a backend: backends live in workers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -47,10 +48,12 @@ class Backend(Protocol):
     def describe(self) -> dict[str, Any]:
         """Device name and, for GPUs, memory figures (shown by /health)."""
 
-    def warm_up(self, light: bool = False) -> dict[str, float]:
+    def warm_up(self, light: bool = False,
+                progress: Callable[[str], None] | None = None) -> dict[str, float]:
         """Import and compile everything a first job needs (``light``: only what
         immediate requests need); return seconds per cost unit of the stages of a
-        small timed run, from which the ETA model takes this machine's speed."""
+        small timed run, from which the ETA model takes this machine's speed.
+        ``progress`` is told each step (a few words) as it begins."""
 
     def umap(
         self, data: np.ndarray, params: UMAPParams, cp: Checkpoint, options: RunOptions

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,9 @@ def enable_numba_cache() -> None:
     warnings.filterwarnings("ignore", message=".*Cannot cache compiled function.*")
 
 
+NND_LARGE_ROWS = 16_384  # pynndescent takes other (lazily compiled) code paths above this
+
+
 def _sample(rows: int, dims: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = rng.normal(scale=4.0, size=(8, dims))
@@ -58,28 +62,58 @@ class CPUBackend:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         return {"device": f"CPU ({cores} cores)", "cores": cores}
 
-    def warm_up(self, light: bool = False) -> dict[str, float]:
-        """Compile what jobs need (both kNN paths and the layout, for the common
-        metrics), then time a small layout so the ETA model knows this machine's
-        speed. ``light`` (immediate workers: < 1000 rows, exact kNN only) skips the
-        NN-descent compile, the slowest part (~15 s per metric on 2 cores)."""
+    def warm_up(self, light: bool = False,
+                progress: Callable[[str], None] | None = None) -> dict[str, float]:
+        """Compile what jobs need (both kNN paths, NN-descent's code for inputs below and
+        above 16,384 rows, the graph and the layout, for the common metrics), then time a
+        small layout so the ETA model knows this machine's speed. ``light`` (immediate
+        requests only: < 1000 rows, exact kNN) skips NN-descent, the slowest part (~15 s
+        per metric on 2 cores). ``progress`` is told each step as it begins."""
         from ..pipeline.eta import timed_stages
 
+        say = progress or (lambda step: None)
         exact = RunOptions(chunk_size=500, exact_knn_max_rows=10_000)
         approx = RunOptions(chunk_size=5000, exact_knn_max_rows=0)
         small = _sample(1200, 32, 0)
-        # NN-descent takes other (lazily compiled) code paths past 16,384 rows
-        large = _sample(20_000, 8, 2)
+        sizes = {"below": _sample(8000, 8, 3), "above": _sample(20_000, 8, 2)}  # NND_LARGE_ROWS
         for metric in ("euclidean", "cosine"):
+            say(f"exact kNN, graph and layout ({metric})")
             params = UMAPParams(n_neighbors=15, metric=metric, n_epochs=20, random_state=0)
             self.umap(small, params, NullCheckpoint(), exact)
-            if not light:
-                self.umap(large, UMAPParams(n_neighbors=15, metric=metric, n_epochs=1, random_state=0),
+            for where, data in sizes.items() if not light else ():
+                say(f"NN-descent ({metric}, inputs {where} 16,384 rows)")
+                self.umap(data, UMAPParams(n_neighbors=15, metric=metric, n_epochs=1, random_state=0),
                           NullCheckpoint(), approx)
+        say("k-means")
         self.cluster(small, ClusterParams(algorithm="kmeans", n_clusters=4), NullCheckpoint(), exact)
+        say("timing a small layout for the ETA model")
         data = _sample(3000, 64, 1)
         params = UMAPParams(n_neighbors=15, metric="euclidean", n_epochs=100, random_state=0)
         return timed_stages(lambda cp: self.umap(data, params, cp, exact), data, params, exact)
+
+    def job_path(self, params: UMAPParams, rows: int, options: RunOptions) -> str:
+        """The compiled code a UMAP job of this size takes, in words."""
+        if rows <= options.exact_knn_max_rows:
+            knn = "exact kNN"
+        else:
+            knn = f"NN-descent for inputs {'below' if rows <= NND_LARGE_ROWS else 'above'} 16,384 rows"
+        seeded = "seeded layout" if params.random_state is not None else "parallel layout"
+        return f"{knn}, {params.metric}, {seeded}"
+
+    def prepare(self, params: UMAPParams, rows: int, options: RunOptions) -> None:
+        """Compile only what a UMAP job of this size and these parameters needs (for a
+        job run in this process), by running a small one down the same code path."""
+        if rows <= options.exact_knn_max_rows:
+            sample, chosen = _sample(min(rows, 1200), 8, 0), options
+        else:
+            sample = _sample(8000 if rows <= NND_LARGE_ROWS else 20_000, 8, 2)
+            chosen = RunOptions(chunk_size=options.chunk_size, exact_knn_max_rows=0)
+        if sample.shape[0] < 4:
+            return
+        small = UMAPParams(n_neighbors=min(params.n_neighbors, sample.shape[0] - 1),
+                           n_components=params.n_components, metric=params.metric, n_epochs=1,
+                           random_state=params.random_state)
+        self.umap(sample, small, NullCheckpoint(), chosen)
 
     def umap(
         self, data: np.ndarray, params: UMAPParams, cp: Any, options: RunOptions

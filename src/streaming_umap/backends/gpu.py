@@ -98,12 +98,15 @@ class GPUBackend:
         info = self.runtime.info()
         return {"device": info["name"], "gpu": info}
 
-    def warm_up(self, light: bool = False) -> dict[str, float]:
+    def warm_up(self, light: bool = False,
+                progress: Callable[[str], None] | None = None) -> dict[str, float]:
         """Load cuML's kernels (both kNN paths unless ``light``, and the clusterers),
-        then time a 20k-row layout for the ETA model."""
+        then time a 20k-row layout for the ETA model. ``progress`` hears each step."""
         from ..datasets import labelled_mixture
         from ..pipeline.eta import timed_stages
 
+        say = progress or (lambda step: None)
+        say("cuML kernels: UMAP and the clusterers")
         small, _ = labelled_mixture(1200, 32, clusters=6, seed=0)
         options = RunOptions(chunk_size=500)
         for metric in ("euclidean", "cosine"):
@@ -112,7 +115,9 @@ class GPUBackend:
             self.cluster(small, ClusterParams(algorithm=algorithm, n_clusters=6, eps=5.0),
                          NullCheckpoint(), options)
         if not light:
+            say("cuML NN-descent")
             self._warm_nn_descent(small)
+        say("timing a 20k-row layout for the ETA model")
         data, _ = labelled_mixture(20_000, 64, clusters=10, seed=1)
         params = UMAPParams(n_neighbors=15, metric="euclidean", n_epochs=200)
         timing = RunOptions(chunk_size=2000)

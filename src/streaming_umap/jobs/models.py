@@ -73,6 +73,7 @@ class Job:
     seq: int = 0
     paused_seconds: float = 0.0
     paused_since: float | None = None
+    waiting_for: str | None = None  # what a pending job waits for (not stored: re-derived)
 
     @property
     def terminal(self) -> bool:
@@ -93,6 +94,8 @@ class Job:
         if new == Status.PROCESSING and self.started_at is None:
             self.started_at = now
         self.status = new
+        if new != Status.PENDING:
+            self.waiting_for = None
         if new in TERMINAL_STATUSES:
             self.finished_at = now
             self.eta_seconds = 0.0 if new == Status.COMPLETED else None

@@ -1,8 +1,10 @@
-"""Messages between the supervisor (server process) and a worker process.
+"""Messages between the server (supervisor and executor) and the code running a job.
 
-They travel pickled over one duplex ``multiprocessing`` pipe per worker. Arrays never
-do, except small immediate requests and live layouts: job inputs and results are
-``.npy`` files in the job's folder.
+The local executor pickles them over one duplex pipe per worker process (the rows of an
+immediate request travel beside their message as raw bytes); the Dask executor carries
+worker -> server messages in Dask's event log and controls in a ``distributed`` Variable.
+Job inputs and results never travel here: they are ``.npy`` files (or artifacts) that
+both sides can reach.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ class RunJob:
     output_dir: str
     chunk_size: int
     exact_knn_max_rows: int
+    rows: int = 0
+    dims: int = 0
+    threads: int | None = None  # compute threads to start with (None: every core given)
 
 
 @dataclass(frozen=True)
@@ -39,8 +44,8 @@ class RunImmediate:
 @dataclass(frozen=True)
 class Control:
     job_id: str
-    action: Literal["pause", "resume", "cancel", "live"]
-    every: int = 0  # for "live": send the layout every this many epochs (0 = stop)
+    action: Literal["pause", "resume", "cancel", "live", "threads"]
+    every: int = 0  # "live": send the layout every this many epochs (0 = stop); "threads": how many
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ def progress_fields(job: Job, now: float) -> dict[str, Any]:
         "estimated_completion": job.estimated_completion(now),
         "eta_seconds": None if job.eta_seconds is None else round(job.eta_seconds, 2),
         "processing_time": round(job.processing_time(now), 3),
+        "waiting_for": job.waiting_for,
     }
 
 

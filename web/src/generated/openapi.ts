@@ -924,6 +924,8 @@ export type components = {
             total_points: number;
             /** @enum {unknown} */
             type: "ack";
+            /** @default null */
+            waiting_for?: string | null;
         };
         /**
          * ClientAction
@@ -1052,12 +1054,20 @@ export type components = {
             total_points: number;
             /** @enum {unknown} */
             type: "cancelled" | "completed" | "failed" | "paused" | "progress" | "resumed" | "snapshot";
+            /** @default null */
+            waiting_for?: string | null;
         };
-        /** Health */
+        /**
+         * Health
+         * @description ``status``: ``warming`` until a job worker is warm (jobs wait in the queue until
+         *     then), ``ok``, or ``degraded`` when workers keep dying. ``executor``: what runs the
+         *     jobs (``local`` worker processes, or ``dask``).
+         */
         Health: {
             active_jobs: number;
             backend: string;
             device: string;
+            executor: string;
             /** @default null */
             gpu?: Record<string, unknown> | null;
             max_queue: number;
@@ -1065,9 +1075,11 @@ export type components = {
             processes?: Record<string, unknown>[];
             queue_depth: number;
             /** @enum {unknown} */
-            status: "degraded" | "ok" | "starting";
+            status: "degraded" | "ok" | "warming";
             uptime_seconds: number;
             version: string;
+            /** @default null */
+            warmup?: Record<string, unknown> | null;
             workers: components["schemas"]["WorkerCounts"];
         };
         /** JobList */
@@ -1103,6 +1115,8 @@ export type components = {
             /** @default null */
             total_epochs?: number | null;
             total_points: number;
+            /** @default null */
+            waiting_for?: string | null;
             warning: string | null;
         };
         /**
