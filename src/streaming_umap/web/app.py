@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from ..config import Settings
+from ..jobs.folder_lock import FolderLock
 from ..jobs.hub import Hub
 from ..jobs.store import JobStore
 from ..jobs.supervisor import Supervisor
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         configure_logging(settings.log_dir)
+        lock = FolderLock(settings.data_dir).acquire()  # before recovery touches any job
         store = JobStore(settings.data_dir)
         supervisor = Supervisor(settings, store, Hub())
         app.state.supervisor, app.state.hub = supervisor, supervisor.hub
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await supervisor.stop()
             store.close()
+            lock.release()
 
     app = Starlette(routes=build_routes(), lifespan=lifespan, middleware=middleware_for(settings),
                     exception_handlers=EXCEPTION_HANDLERS)
