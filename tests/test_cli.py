@@ -201,17 +201,15 @@ def test_ctrl_c_cancels_the_job_and_exits_130(service: Service, mixture: tuple[P
             proc.wait()
 
 
-def test_run_without_server_uses_an_in_process_service(mixture: tuple[Path, np.ndarray],
-                                                       tmp_path: Path) -> None:
-    """The one test that pays for a warm-up: run starts, uses and stops its own service."""
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
+def test_run_without_server_computes_in_its_own_process(mixture: tuple[Path, np.ndarray],
+                                                        tmp_path: Path) -> None:
+    """No service and no worker pool: the job runs in the ``run`` process, after a line
+    that says what is being compiled for it."""
     out = tmp_path / "local.npy"
     proc = subprocess.Popen(
         [sys.executable, "-m", "streaming_umap.cli", "run", str(mixture[0]), "--out", str(out),
-         "--n-epochs", "100", "--cluster", "hdbscan", "--quiet"],
-        env=cli_env(TMPDIR=str(scratch), NUMBA_CACHE_DIR=str(NUMBA_CACHE),
-                    STREAMING_UMAP_BACKEND=os.environ.get("STREAMING_UMAP_TEST_BACKEND", "cpu")),
+         "--n-epochs", "100", "--cluster", "hdbscan", "--min-cluster-size", "20"],
+        env=cli_env(NUMBA_CACHE_DIR=str(NUMBA_CACHE)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         stdout, stderr = proc.communicate(timeout=600)
@@ -220,14 +218,24 @@ def test_run_without_server_uses_an_in_process_service(mixture: tuple[Path, np.n
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0, stderr
     assert stdout.split() == [str(out), str(tmp_path / "local.labels.npy")]
-    assert "local service ready" in stderr and "clusters" in stderr
+    assert "computing here, on the CPU" in stderr and "clusters" in stderr
+    assert "compiling what this job needs (exact kNN, euclidean, parallel layout" in stderr
+    assert "umap [layout]" in stderr  # the progress bar went through the stages
     assert np.load(out).shape == (ROWS, 2)
     assert np.load(tmp_path / "local.labels.npy").shape == (ROWS,)
-    assert list(scratch.iterdir()) == [], "the temporary data folder was left behind"
-    deadline = time.monotonic() + 30  # exited workers may wait a moment to be reaped
-    while group_alive(proc.pid):
-        assert time.monotonic() < deadline, "worker processes outlived the run"
-        time.sleep(0.2)
+    assert not group_alive(proc.pid), "the run left processes behind"
+
+
+def test_run_without_server_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.npy"
+    data = np.ones((50, 4), dtype=np.float32)
+    data[7, 2] = np.nan
+    np.save(bad, data)
+    proc = subprocess.run(
+        [sys.executable, "-m", "streaming_umap.cli", "run", str(bad), "--out", str(tmp_path / "o.npy")],
+        env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "row 7 contains a non-finite value" in proc.stderr
+    assert not (tmp_path / "o.npy").exists()
 
 
 def test_bench_forwards_to_the_benchmark_suite() -> None:

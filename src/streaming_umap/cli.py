@@ -17,7 +17,7 @@ Exit codes (scripts may rely on them):
     0    success
     1    the job failed or was cancelled (by someone else)
     2    usage error or bad input (unreadable file, refused by the server: 400/413/415/422)
-    3    the server cannot be reached (or the local service did not start)
+    3    the server cannot be reached
     4    no such job, or the job is in the wrong state (404, 409, 410)
     5    the server is busy or broken (429 queue full, 503, 500)
     130  interrupted by Ctrl-C or SIGTERM; ``run`` cancels its job on the server first
@@ -55,6 +55,7 @@ class Exit(enum.IntEnum):
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from .jobs.folder_lock import FolderLock
     from .web.app import create_app
 
     settings = Settings.from_env()
@@ -62,6 +63,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers is not None:
         overrides["max_concurrent_jobs"] = args.workers
     settings = settings.with_overrides(**overrides)
+    FolderLock(settings.data_dir).acquire().release()  # a clear message before binding the port
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level="info", ws_max_size=16 << 20)
     return 0
@@ -166,7 +168,7 @@ def _run_parser(sub: Any) -> None:
     run.add_argument("--cluster", choices=("hdbscan", "dbscan", "kmeans"), default=None,
                      help="cluster the layout; labels go to OUT.labels.npy")
     run.add_argument("--server", metavar="URL", default=None,
-                     help=f"service URL (default: ${ENV_URL}, else a local in-process service)")
+                     help=f"service URL (default: ${ENV_URL}, else the job runs in this process)")
     run.add_argument("--metric", default=None, help="euclidean (default), cosine, manhattan, ...")
     run.add_argument("--n-neighbors", type=int, default=None)
     run.add_argument("--min-dist", type=float, default=None)
@@ -221,15 +223,12 @@ def _error(message: str) -> None:
 
 def exit_code(exc: BaseException) -> int | None:
     """The documented exit code for an exception, or None if it is a bug."""
-    from ._cli.local import LocalServiceError
     from ._cli.run import Interrupted, UsageError
 
     if isinstance(exc, (KeyboardInterrupt, Interrupted)):
         return Exit.INTERRUPTED
     if isinstance(exc, (UsageError, ModuleNotFoundError, ConfigError)):
         return Exit.USAGE
-    if isinstance(exc, LocalServiceError):
-        return Exit.UNREACHABLE
     try:
         from . import client as c
     except ImportError:

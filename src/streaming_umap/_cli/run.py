@@ -164,10 +164,6 @@ def command(args: argparse.Namespace) -> int:
     server = args.server or os.environ.get(ENV_URL)
     if server:
         return run_on(check_url(server), data, args)
-    from .local import LocalService
+    from .here import run_here
 
-    note("no --server given: starting a local service (its workers warm up first; "
-         "about a minute on a small CPU, less once the compile cache is filled)")
-    with LocalService(workers=1) as url:
-        note(f"local service ready at {url}")
-        return run_on(url, data, args)
+    return run_here(data, args, _umap_options(args), _cluster_options(args))

@@ -168,7 +168,7 @@ def openapi_document() -> dict[str, Any]:
         "/health": {"get": {"summary": "Service health, backend and workers", "responses": {"200": _ok("Health")}}},
         **_demo_paths(),
     }
-    return normalise_text({
+    document: dict[str, Any] = normalise_text({
         "openapi": "3.1.0",
         "info": {"title": "streaming-umap", "version": __version__,
                  "description": "UMAP layouts and clustering as background jobs. The WebSocket "
@@ -179,6 +179,7 @@ def openapi_document() -> dict[str, Any]:
         "paths": paths,
         "components": {"schemas": components},
     })
+    return document
 
 
 async def openapi_json(request: Request) -> Response:
