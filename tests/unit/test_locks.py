@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCKS = ROOT / "requirements"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # lock file -> the extras of pyproject.toml it holds (besides the base dependencies)
-SETS = {"server": [], "test": ["test", "client"], "bench": ["bench"], "client": ["client"],
-        "gpu": ["gpu"]}
-CPU_SETS = ("server", "test", "bench", "client")
+SETS = {"server": [], "test": ["test", "client", "dask"], "bench": ["bench"], "client": ["client"],
+        "dask": ["dask"], "gpu": ["gpu"]}
+CPU_SETS = ("server", "test", "bench", "client", "dask")
 
 
 def _drift_module() -> ModuleType:
