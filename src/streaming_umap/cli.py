@@ -62,6 +62,8 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if args.workers is not None:
         overrides["max_concurrent_jobs"] = args.workers
+    if args.dask:
+        overrides.update(executor="dask", dask_scheduler=args.dask)
     settings = settings.with_overrides(**overrides)
     FolderLock(settings.data_dir).acquire().release()  # a clear message before binding the port
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
@@ -192,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=None, help="concurrent jobs")
+    serve.add_argument("--dask", metavar="ADDRESS", default=None,
+                       help="run every job on this Dask scheduler (tcp://host:8786), "
+                            "as STREAMING_UMAP_DASK_SCHEDULER does")
     serve.set_defaults(func=_serve)
     _run_parser(sub)
     jobs = sub.add_parser("jobs", help="list active jobs (--all: finished ones too)")

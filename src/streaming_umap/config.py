@@ -73,6 +73,8 @@ class Settings:
     port: int = 8003  # PORT or STREAMING_UMAP_PORT
     backend: BackendChoice = "auto"  # STREAMING_UMAP_BACKEND
     executor: ExecutorChoice = "local"  # STREAMING_UMAP_EXECUTOR (dask when a scheduler is set)
+    dask_scheduler: str | None = None  # STREAMING_UMAP_DASK_SCHEDULER: tcp://host:8786
+    artifacts: str | None = None  # STREAMING_UMAP_ARTIFACTS: fsspec URL shared with Dask workers
     chunk_size: int = 1000  # GPU_UMAP_CHUNK_SIZE
     max_concurrent_jobs: int = 3  # GPU_UMAP_MAX_CONCURRENT_JOBS
     immediate_workers: int = 1  # STREAMING_UMAP_IMMEDIATE_WORKERS
@@ -107,9 +109,16 @@ class Settings:
             raise ConfigError(
                 f"STREAMING_UMAP_BACKEND must be auto, cpu or gpu, found {backend!r}"
             )
-        executor = e.get("STREAMING_UMAP_EXECUTOR", "local").strip().lower() or "local"
+        scheduler = e.get("STREAMING_UMAP_DASK_SCHEDULER", "").strip() or None
+        executor = e.get("STREAMING_UMAP_EXECUTOR", "dask" if scheduler else "local").strip().lower()
         if executor not in ("local", "dask"):
             raise ConfigError(f"STREAMING_UMAP_EXECUTOR must be local or dask, found {executor!r}")
+        if executor == "dask" and not scheduler:
+            raise ConfigError("STREAMING_UMAP_EXECUTOR=dask needs STREAMING_UMAP_DASK_SCHEDULER "
+                              "(the scheduler's address, e.g. tcp://host:8786)")
+        if scheduler and "://" not in scheduler:
+            raise ConfigError("STREAMING_UMAP_DASK_SCHEDULER must be an address like "
+                              f"tcp://host:8786, found {scheduler!r}")
         pool_mb = e.get("GPU_UMAP_RMM_POOL_SIZE")
         port_name = "PORT" if e.get("PORT") else "STREAMING_UMAP_PORT"
         return cls(
@@ -117,6 +126,8 @@ class Settings:
             port=_int(e, port_name, cls.port, 0, 65535),
             backend=backend,  # type: ignore[arg-type]
             executor=executor,  # type: ignore[arg-type]
+            dask_scheduler=scheduler,
+            artifacts=e.get("STREAMING_UMAP_ARTIFACTS", "").strip() or None,
             chunk_size=_int(e, "GPU_UMAP_CHUNK_SIZE", cls.chunk_size, 100, 1_000_000),
             max_concurrent_jobs=_int(
                 e, "GPU_UMAP_MAX_CONCURRENT_JOBS", cls.max_concurrent_jobs, 1, 64

@@ -153,6 +153,7 @@ class JobStatus(Progress, kw_only=True):
     epoch: int | None = None
     total_epochs: int | None = None
     result_expired: bool = False
+    worker: str | None = None  # which worker ran it: local:job-N, or a Dask worker's address
 
 
 class JobList(Struct):
@@ -202,6 +203,7 @@ class Health(Struct, kw_only=True):
     uptime_seconds: float
     gpu: dict[str, Any] | None = None
     warmup: dict[str, Any] | None = None  # while no job worker is warm: {"step", "elapsed_seconds"}
+    scheduler: dict[str, Any] | None = None  # the Dask executor: address, state, since, error
     processes: list[dict[str, Any]] = []
 
 

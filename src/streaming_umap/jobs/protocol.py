@@ -65,6 +65,16 @@ class Ready:
 
 
 @dataclass(frozen=True)
+class Started:
+    """The job began on this worker (a process of this server, or a Dask worker)."""
+
+    job_id: str
+    worker: str
+    backend: str
+    at: float
+
+
+@dataclass(frozen=True)
 class StageStarted:
     job_id: str
     stage: str

@@ -34,9 +34,10 @@ _COLUMNS = (
     "id", "kind", "status", "stage", "params", "total_points", "dims", "total_chunks",
     "created_at", "started_at", "finished_at", "processed_points", "current_chunk",
     "epoch", "total_epochs", "progress", "error", "warning", "result", "result_expired",
-    "paused_seconds", "seq",
+    "paused_seconds", "seq", "worker",
 )
 _JSON_COLUMNS = {"params", "result"}
+_ADDED_COLUMNS = {"worker": "TEXT"}  # name -> type, for data folders made before the column
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -44,7 +45,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     total_points INTEGER, dims INTEGER, total_chunks INTEGER, created_at REAL,
     started_at REAL, finished_at REAL, processed_points INTEGER, current_chunk INTEGER,
     epoch INTEGER, total_epochs INTEGER, progress REAL, error TEXT, warning TEXT,
-    result TEXT, result_expired INTEGER, paused_seconds REAL, seq INTEGER
+    result TEXT, result_expired INTEGER, paused_seconds REAL, seq INTEGER, worker TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 CREATE TABLE IF NOT EXISTS cost_model (
@@ -82,6 +83,14 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added since a data folder was created (SQLite adds them in place)."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for name, kind in _ADDED_COLUMNS.items():
+            if name not in have:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
 
     # ---------------------------------------------------------------- records
 

@@ -29,6 +29,7 @@ from ..errors import (
     JobStateConflict,
     PayloadTooLarge,
     QueueFull,
+    ServiceUnavailable,
     StorageFull,
     is_disk_full,
 )
@@ -122,6 +123,9 @@ class Supervisor:
                      input_file: Path | None = None) -> Job:
         """Queue a job. ``input_file``: a spooled ``.npy`` holding exactly ``data``, which
         becomes the job's input by a rename instead of being written again."""
+        unavailable = self.executor.available()
+        if unavailable is not None:
+            raise ServiceUnavailable(unavailable)
         if self.pending_count() >= self.settings.max_queue:
             raise QueueFull(
                 f"the queue is full ({self.settings.max_queue} pending jobs); try again later",
@@ -164,6 +168,9 @@ class Supervisor:
         return job
 
     async def immediate(self, kind: str, params: dict[str, Any], data: np.ndarray) -> dict[str, Any]:
+        unavailable = self.executor.available()
+        if unavailable is not None:
+            raise ServiceUnavailable(unavailable)
         request = msg.RunImmediate(next(self._ids), kind, params, data,
                                    params.get("chunk_size") or self.settings.chunk_size,
                                    self.settings.exact_knn_max_rows)
@@ -311,7 +318,10 @@ class Supervisor:
             return
         now = time.time()
         tracker = self.trackers.get(job.id)
-        if isinstance(message, msg.StageStarted):
+        if isinstance(message, msg.Started):
+            job.worker = message.worker
+            self.store.save(job)
+        elif isinstance(message, msg.StageStarted):
             job.stage = message.stage
             if tracker:
                 tracker.on_stage(message.stage, message.total, message.at)

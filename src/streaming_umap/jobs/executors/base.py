@@ -58,6 +58,10 @@ class Executor(ABC):
     async def stop(self, timeout: float) -> None:
         """Stop every run and worker this executor started, within ``timeout``."""
 
+    def available(self) -> str | None:
+        """Why no new work can be accepted now (a 503 says so), or None."""
+        return None
+
     @abstractmethod
     def free_slots(self) -> int:
         """How many jobs could start right now."""

@@ -233,6 +233,7 @@ class LocalExecutor(Executor):
         self._threads[run.job_id] = share
         worker.post(replace(run, threads=share))
         self._rebalance()
+        self._emit(run.job_id, msg.Started(run.job_id, f"local:{worker.name}", self.backend, time.time()))
         log.info("job %s started on worker pid %s (%d compute threads)", run.job_id, worker.pid, share)
         return True
 
