@@ -129,3 +129,29 @@ def test_a_worker_joining_later_is_warmed_before_it_takes_a_job(
     ready_at = next(t for t, e in events if e["state"] == "ready")
     assert done["started_at"] >= ready_at - 1.0  # scheduler and server clocks are this machine's
     assert time.time() > ready_at
+
+
+def test_inputs_and_results_travel_through_an_artifact_store(make_service: Any, cluster: DaskCluster,
+                                                             tmp_path: Path) -> None:
+    """Workers that share no disk with the server: STREAMING_UMAP_ARTIFACTS is an fsspec
+    URL both reach (here a file:// URL distinct from the server's data folder)."""
+    import io
+
+    import numpy as np
+
+    store = tmp_path / "artifacts"
+    cluster.start_scheduler()
+    cluster.add_worker("w1")
+    svc = make_service(STREAMING_UMAP_DASK_SCHEDULER=cluster.address, STREAMING_UMAP_WARMUP="light",
+                       STREAMING_UMAP_ARTIFACTS=f"file://{store}")
+    data, _ = labelled_mixture(1500, 8, seed=8)
+    with svc.client() as c:
+        job_id = start_job(c, "umap", data, n_epochs=30, random_state=1)
+        assert wait_status(c, job_id, timeout=120)["status"] == "completed"
+        served = np.load(io.BytesIO(c.get(f"/umap/streaming/result/{job_id}", params={"format": "npy"}).content))
+        small = c.post("/umap/streaming/umap", json={"data": data[:200].tolist(), "n_neighbors": 10})
+    stored = np.load(store / "jobs" / job_id / "embedding.npy")
+    assert served.shape == (1500, 2) and np.array_equal(served, stored)
+    assert (store / "jobs" / job_id / "input.npy").exists()
+    assert (svc.data_dir / "jobs" / job_id / "embedding.npy").exists()  # fetched home
+    assert small.status_code == 200 and len(small.json()["embeddings"]) == 200
