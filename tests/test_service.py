@@ -368,3 +368,28 @@ def test_demo_data_sets_and_jobs(service: Service) -> None:
     assert missing.status_code == 404 and "faces" in missing.json()["detail"]
     assert wrong_kind.status_code == 404 and "tsne" in wrong_kind.json()["detail"]
     assert too_many.status_code == 422 and too_many.json()["field"] == "rows"
+
+
+def test_metrics_count_jobs_stages_workers_and_bytes(service: Service) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    data, _ = labelled_mixture(1200, 8, seed=42)
+    with service.client() as c:
+        job_id = start_job(c, "umap", data, n_epochs=30)
+        assert wait_status(c, job_id)["status"] == "completed"
+        response = c.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(response.text) for s in family.samples}
+
+    def value(name: str, **labels: str) -> float:
+        return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    backend = "cpu" if service.backend in ("cpu", "dask") else service.backend
+    assert value("streaming_umap_jobs_total", kind="umap", backend=backend, status="completed") >= 1
+    assert value("streaming_umap_job_duration_seconds_count", kind="umap", backend=backend) >= 1
+    assert value("streaming_umap_stage_duration_seconds_count", kind="umap", stage="layout",
+                 backend=backend) >= 1
+    assert value("streaming_umap_ingested_bytes_total", format="npy") >= data.nbytes
+    assert value("streaming_umap_workers", executor=service.executor, state="alive") == 2
+    assert ("streaming_umap_queue_depth", ()) in samples

@@ -37,6 +37,7 @@ from ..pipeline.eta import CostModel, ProgressTracker
 from . import protocol as msg
 from .executors import Executor, create_executor
 from .hub import Hub
+from .metrics import Metrics
 from .models import ACTIVE_STATUSES, Job, Status
 from .store import JobStore
 from .views import frame_of
@@ -51,10 +52,11 @@ SAVE_INTERVAL = 2.0
 
 class Supervisor:
     def __init__(self, settings: Settings, store: JobStore, hub: Hub,
-                 executor: Executor | None = None) -> None:
+                 executor: Executor | None = None, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.store = store
         self.hub = hub
+        self.metrics = metrics
         self.executor = executor if executor is not None else create_executor(settings)
         self.jobs: dict[str, Job] = {}
         self.queue: deque[str] = deque()
@@ -383,10 +385,12 @@ class Supervisor:
             self._finish(job, Status.CANCELLED, now, error="cancelled on request (after it had finished computing)")
             return
         tracker = self.trackers.get(job.id)
+        stages: list[tuple[str, float]] = []
         if tracker:
             model = self.model()
             for plan, seconds in tracker.finish(now):
                 model.observe(plan.key, plan.units, seconds)
+                stages.append((plan.stage, seconds))
             self.store.save_cost_model(model.backend, model.coef)
             log.info("cost model after %s: %s", job.id,
                      {f"{p.key}": f"{s:.2f}s/{p.seconds:.2f}s" for p, s in tracker.finished})
@@ -396,9 +400,10 @@ class Supervisor:
         job.processed_points = job.total_points
         job.current_chunk = job.total_chunks
         job.progress, job.stage = 100.0, "done"
-        self._finish(job, Status.COMPLETED, now)
+        self._finish(job, Status.COMPLETED, now, stages=stages)
 
-    def _finish(self, job: Job, status: Status, now: float, error: str | None = None) -> None:
+    def _finish(self, job: Job, status: Status, now: float, error: str | None = None,
+                stages: list[tuple[str, float]] | None = None) -> None:
         job.move_to(status, now)
         if status != Status.COMPLETED:
             job.error = error
@@ -411,6 +416,8 @@ class Supervisor:
             self.queue.remove(job.id)
         self.store.save(job)
         self._publish(job, status.value, important=True)
+        if self.metrics is not None:
+            self.metrics.job_finished(job, self.backend, stages or [])
         log.info("%s %r%s", status.value, job, f": {error}" if error else "")
 
     # ------------------------------------------------------------------ estimates

@@ -166,6 +166,10 @@ def openapi_document() -> dict[str, Any]:
         "/umap/streaming/jobs": {"get": {"summary": "Active jobs (include=all adds finished ones)",
                                          "parameters": [include], "responses": {"200": _ok("JobList")}}},
         "/health": {"get": {"summary": "Service health, backend and workers", "responses": {"200": _ok("Health")}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics: jobs by kind, backend and status, queue "
+                                        "depth, job and stage durations, workers by state, bytes ingested",
+                             "responses": {"200": {"description": "Prometheus text format",
+                                                   "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
         **_demo_paths(),
     }
     document: dict[str, Any] = normalise_text({

@@ -40,6 +40,42 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Prometheus metrics: jobs by kind, backend and status, queue depth, job and stage durations, workers by state, bytes ingested */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Prometheus text format */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/umap/streaming/cancel/{job_id}": {
         parameters: {
             query?: never;
@@ -1074,6 +1110,8 @@ export type components = {
             /** @default [] */
             processes?: Record<string, unknown>[];
             queue_depth: number;
+            /** @default null */
+            scheduler?: Record<string, unknown> | null;
             /** @enum {unknown} */
             status: "degraded" | "ok" | "warming";
             uptime_seconds: number;
@@ -1118,6 +1156,8 @@ export type components = {
             /** @default null */
             waiting_for?: string | null;
             warning: string | null;
+            /** @default null */
+            worker?: string | null;
         };
         /**
          * LayoutHeaderFrame
