@@ -393,3 +393,15 @@ def test_metrics_count_jobs_stages_workers_and_bytes(service: Service) -> None:
     assert value("streaming_umap_ingested_bytes_total", format="npy") >= data.nbytes
     assert value("streaming_umap_workers", executor=service.executor, state="alive") == 2
     assert ("streaming_umap_queue_depth", ()) in samples
+
+
+def test_a_sampled_fit_places_the_other_rows_with_a_frame_per_chunk(service: Service) -> None:
+    data, _ = labelled_mixture(3000, 16, clusters=4, seed=43)
+    with service.client() as c:
+        job_id = start_job(c, "umap", data, fit_sample_rows=1000, random_state=2, n_epochs=50)
+        seen = frames(service.ws_url, job_id, timeout=300)
+        embedding = np.load(io.BytesIO(c.get(f"/umap/streaming/result/{job_id}", params={"format": "npy"}).content))
+    assert seen[-1]["type"] == "completed", seen[-1]
+    assert "transform" in {f["stage"] for f in seen}
+    assert "random sample of 1000 of the 3000 rows" in seen[-1]["warning"]
+    assert embedding.shape == (3000, 2) and np.isfinite(embedding).all()

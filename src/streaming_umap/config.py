@@ -94,6 +94,10 @@ class Settings:
     sweep_interval: float = 60.0  # STREAMING_UMAP_SWEEP_INTERVAL (s) between result-expiry sweeps
     ws_send_timeout: float = 10.0  # STREAMING_UMAP_WS_SEND_TIMEOUT (s): slower subscribers are dropped
     exact_knn_max_rows: int = 4096  # STREAMING_UMAP_EXACT_KNN_MAX_ROWS
+    # STREAMING_UMAP_FIT_SAMPLE_ROWS: above this many rows a UMAP job is fitted on a random
+    # sample of this many and the rest placed into its layout (0: always a full fit); unset:
+    # the backend's default (CPU: DEFAULT_FIT_SAMPLE_ROWS, GPU: 0)
+    fit_sample_rows: int | None = None
     warmup: Warmup = "full"  # STREAMING_UMAP_WARMUP: full | light (exact kNN path only) | off
     cuda_visible_devices: str | None = None  # CUDA_VISIBLE_DEVICES (passed to workers)
     rmm_pool_bytes: int | None = None  # GPU_UMAP_RMM_POOL_SIZE (MiB), None = half the free memory
@@ -162,6 +166,8 @@ class Settings:
             ws_send_timeout=_float(
                 e, "STREAMING_UMAP_WS_SEND_TIMEOUT", cls.ws_send_timeout, 0.1
             ),
+            fit_sample_rows=(_int(e, "STREAMING_UMAP_FIT_SAMPLE_ROWS", 0, 0, 1 << 40)
+                             if e.get("STREAMING_UMAP_FIT_SAMPLE_ROWS", "").strip() else None),
             exact_knn_max_rows=_int(
                 e, "STREAMING_UMAP_EXACT_KNN_MAX_ROWS", cls.exact_knn_max_rows, 0, 10_000_000
             ),

@@ -36,6 +36,7 @@ FIELD_RULES: dict[str, str] = {
     "random_state": "null or an integer in 0..4294967295",
     "n_epochs": "null or an integer in 1..5000",
     "chunk_size": "null or an integer in 100..1000000",
+    "fit_sample_rows": "null (the server's default) or an integer >= 0 (0: fit every row)",
     "algorithm": "one of " + ", ".join(ALGORITHMS),
     "n_clusters": "an integer in 1..10000 and at most the number of rows",
     "eps": "a number > 0",
@@ -54,6 +55,9 @@ class UMAPParams(Struct, kw_only=True, forbid_unknown_fields=True):
     random_state: Seed | None = None
     n_epochs: Annotated[int, Meta(ge=1, le=5000)] | None = None
     chunk_size: ChunkSize | None = None
+    fit_sample_rows: Annotated[int, Meta(ge=0, le=1 << 40, description=(
+        "above this many rows, fit on a random sample of this many and place the rest into "
+        "that layout (0: fit every row; unset: the server's STREAMING_UMAP_FIT_SAMPLE_ROWS)"))] | None = None
 
 
 class ClusterParams(Struct, kw_only=True, forbid_unknown_fields=True):

@@ -40,6 +40,7 @@ class RunOptions:
 
     chunk_size: int = 1000
     exact_knn_max_rows: int = 4096
+    fit_sample_rows: int = 0  # above this many rows, fit on a sample of it and place the rest
 
 
 class Backend(Protocol):

@@ -118,8 +118,11 @@ class CPUBackend:
     def umap(
         self, data: np.ndarray, params: UMAPParams, cp: Any, options: RunOptions
     ) -> UMAPOutput:
+        from ..pipeline.sample_fit import fit_sample_then_place, wants_sample
         from ..pipeline.umap_cpu import run_umap
 
+        if wants_sample(data.shape[0], options):
+            return fit_sample_then_place(data, params, cp, options, run_umap)
         return run_umap(data, params, cp, options)
 
     def cluster(

@@ -132,6 +132,14 @@ class GPUBackend:
             UMAP(n_neighbors=15, n_epochs=20, build_algo="nn_descent").fit_transform(data)
 
     def umap(self, data: np.ndarray, params: UMAPParams, cp: Checkpoint, options: RunOptions) -> UMAPOutput:
+        from ..pipeline.sample_fit import fit_sample_then_place, wants_sample
+
+        if wants_sample(data.shape[0], options):  # cuML fits the sample; the CPU places the rest
+            return fit_sample_then_place(data, params, cp, options, self._umap_full)
+        return self._umap_full(data, params, cp, options)
+
+    def _umap_full(self, data: np.ndarray, params: UMAPParams, cp: Checkpoint,
+                   options: RunOptions) -> UMAPOutput:
         from ._gpu_umap import run_umap_gpu
 
         budget = self.runtime.job_budget()

@@ -29,6 +29,7 @@ class RunJob:
     rows: int = 0
     dims: int = 0
     threads: int | None = None  # compute threads to start with (None: every core given)
+    fit_sample_rows: int = 0  # above this many rows: fit on a sample, place the rest
 
 
 @dataclass(frozen=True)

@@ -270,14 +270,16 @@ class Supervisor:
     def _start_job(self, job: Job) -> bool:
         now = time.time()
         chunk = job.params.get("chunk_size") or self.settings.chunk_size
+        sample = self.executor.fit_sample_rows(job.params) if job.kind == "umap" else 0
         run = msg.RunJob(job.id, job.kind, job.params, str(self.store.input_path(job.id)),
                          str(self.store.job_dir(job.id)), chunk, self.settings.exact_knn_max_rows,
-                         rows=job.total_points, dims=job.dims)
+                         rows=job.total_points, dims=job.dims, fit_sample_rows=sample)
         if not self.executor.start_job(run):
             self.queue.appendleft(job.id)
             return False
         job.move_to(Status.PROCESSING, now)
-        plan = self.model().plan(job.kind, job.total_points, job.dims, job.params,
+        plan = self.model().plan(job.kind, job.total_points, job.dims,
+                                 {**job.params, "fit_sample_rows": sample},
                                  self.executor.exact_max_rows(job.params))
         self.trackers[job.id] = ProgressTracker(plan, now)
         job.progress, job.eta_seconds = self.trackers[job.id].estimate(now)
@@ -440,7 +442,8 @@ class Supervisor:
             job = self.jobs.get(job_id)
             if job is None or job.status != Status.PENDING:
                 continue
-            own = model.total(model.plan(job.kind, job.total_points, job.dims, job.params,
+            plan_params = {**job.params, "fit_sample_rows": self.executor.fit_sample_rows(job.params)}
+            own = model.total(model.plan(job.kind, job.total_points, job.dims, plan_params,
                                          self.executor.exact_max_rows(job.params)))
             job.eta_seconds = warm_left + ahead / workers + own
             job.waiting_for = self._waiting_for(warming, queued)

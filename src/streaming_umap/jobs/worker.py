@@ -83,7 +83,8 @@ def warm(backend: Any, cfg: WorkerConfig, started: float,
 def _options(job: msg.RunJob | msg.RunImmediate) -> Any:
     from ..backends.base import RunOptions
 
-    return RunOptions(chunk_size=job.chunk_size, exact_knn_max_rows=job.exact_knn_max_rows)
+    return RunOptions(chunk_size=job.chunk_size, exact_knn_max_rows=job.exact_knn_max_rows,
+                      fit_sample_rows=getattr(job, "fit_sample_rows", 0))
 
 
 def _compute(backend: Any, kind: str, data: np.ndarray, params: dict[str, Any], cp: Any, options: Any) -> Any:

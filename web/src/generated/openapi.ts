@@ -824,6 +824,7 @@ export type paths = {
             parameters: {
                 query?: {
                     chunk_size?: number | null;
+                    fit_sample_rows?: number | null;
                     metric?: "chebyshev" | "correlation" | "cosine" | "euclidean" | "manhattan";
                     min_dist?: number;
                     n_components?: number;
@@ -1223,6 +1224,8 @@ export type components = {
         UMAPParams: {
             /** @default null */
             chunk_size?: number | null;
+            /** @default null */
+            fit_sample_rows?: number | null;
             /**
              * @default euclidean
              * @enum {unknown}
@@ -1247,6 +1250,8 @@ export type components = {
             /** @default null */
             chunk_size?: number | null;
             data: number[][];
+            /** @default null */
+            fit_sample_rows?: number | null;
             /**
              * @default euclidean
              * @enum {unknown}
