@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import socket
 import time
 
@@ -46,8 +47,17 @@ def test_docs_are_served_locally_over_the_generated_schema(service: Service) -> 
         page = c.get("/docs")
         assert page.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in page.text
         assert "http" not in page.text.split("<body>")[1].replace("http-equiv", "")
-        assert c.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+        linked = re.findall(r'(?:src|href)="(/docs/[^"]+)"', page.text)
+        assert {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css", "/docs/init.js"} <= set(linked)
+        assert [url for url in linked if c.get(url).status_code != 200] == []
+        # Swagger UI 4 cannot read an OpenAPI 3.1 document; 5 can (the browser test renders it)
+        assert re.fullmatch(r"swagger-ui-dist 5\.\d+\.\d+\n", c.get("/docs/assets/VERSION").text)
+        assert "validatorUrl: null" in c.get("/docs/init.js").text  # nothing leaves the machine
         spec = c.get("/openapi.json").json()
+        for path in ("/umap/streaming/umap", "/umap/streaming/cluster"):  # "Try it out" sends these
+            example = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"]
+            answer = c.post(path, json=example)
+            assert answer.status_code == 200 and answer.json()["job_id"] == "immediate", answer.text
     assert {"/umap/streaming/umap", "/umap/streaming/cluster", "/umap/streaming/status/{job_id}",
             "/umap/streaming/cancel/{job_id}", "/umap/streaming/jobs", "/health"} <= set(spec["paths"])
     umap_request = spec["components"]["schemas"]["UMAPRequest"]

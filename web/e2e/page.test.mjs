@@ -10,6 +10,7 @@ import { launchBrowser, LONG_TASK_RECORDER } from './support/browser.mjs';
 import { startLayoutStream } from './support/layoutStream.mjs';
 import { inkOf } from './support/pixels.mjs';
 import { startService } from './support/service.mjs';
+import { waitFor } from './support/wait.mjs';
 
 const RESULTS = join(webRoot, 'e2e', 'results');
 // Screenshots land in e2e/results/; with UPDATE_SCREENSHOTS=1 in docs/ (the README shows one).
@@ -17,16 +18,6 @@ const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(repoRoot, 'docs') : 
 const figures = {};
 let service;
 let browser;
-
-async function waitFor(check, what, timeoutMs = 60_000, everyMs = 50) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
 
 async function openPage(query = '', { blockSockets = false } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
