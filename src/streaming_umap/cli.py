@@ -39,6 +39,9 @@ from .config import Settings
 from .errors import ConfigError
 
 ENV_URL = "STREAMING_UMAP_URL"
+# Imported only by the service, and installed by the `server` extra: the base install is the client.
+SERVER_MODULES = frozenset({"uvicorn", "starlette", "msgspec", "umap", "pynndescent", "numba",
+                            "sklearn", "scipy", "psutil"})
 DEFAULT_URL = "http://127.0.0.1:8003"
 
 
@@ -255,8 +258,10 @@ def _message(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
     if isinstance(exc, ModuleNotFoundError):
-        return (f"missing module {exc.name!r}: the client commands need "
-                "`pip install streaming-umap[client]`")
+        if (exc.name or "").split(".")[0] in SERVER_MODULES:
+            return (f"missing module {exc.name!r}: running the service (serve, or run without "
+                    "--server) needs its extra: pip install \"streaming-umap[server]\"")
+        return f"missing module {exc.name!r}: reinstall streaming-umap (pip install streaming-umap)"
     text = str(exc)
     try:
         from . import client as c
