@@ -135,6 +135,7 @@ describe('the page at /', () => {
     await waitFor(() => tooltip.isVisible(), 'the tooltip');
     assert.match(await tooltip.textContent(), /row \d+.*(cluster (\d+|noise)).*class \d/);
     await job.locator('summary').click(); // the page grows a scrollbar: the plot shrinks a little
+    await page.evaluate(() => window.scrollTo(0, 0)); // the click scrolled to the card, below the plot
     await page.waitForTimeout(200);
     const again = await page.evaluate(() => window.__streamingUmapPlot.pointToClient(100));
     await page.mouse.move(again.x, again.y);
