@@ -43,7 +43,7 @@ from .errors import ConfigError
 ENV_URL = "STREAMING_UMAP_URL"
 # Imported only by the service, and installed by the `server` extra: the base install is the client.
 SERVER_MODULES = frozenset({"uvicorn", "starlette", "msgspec", "umap", "pynndescent", "numba",
-                            "sklearn", "scipy", "psutil"})
+                            "sklearn", "scipy", "psutil", "prometheus_client", "distributed"})
 DEFAULT_URL = "http://127.0.0.1:8003"
 
 
@@ -262,8 +262,8 @@ def _message(exc: BaseException) -> str:
         return "interrupted"
     if isinstance(exc, ModuleNotFoundError):
         if (exc.name or "").split(".")[0] in SERVER_MODULES:
-            return (f"missing module {exc.name!r}: running the service (serve, or run without "
-                    "--server) needs its extra: pip install \"streaming-umap[server]\"")
+            return (f"missing module {exc.name!r}: serve, and run without --server, compute on "
+                    "this machine and need the server extra: pip install \"streaming-umap[server]\"")
         return f"missing module {exc.name!r}: reinstall streaming-umap (pip install streaming-umap)"
     text = str(exc)
     try:

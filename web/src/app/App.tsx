@@ -68,6 +68,8 @@ function healthText(h: Health): string {
   const w = h.workers;
   const parts = [h.status, h.backend, h.device, `${w.idle}/${w.total} workers idle`];
   if (w.warming > 0) parts.push(`${w.warming} warming`);
+  const step = h.warmup?.step;  // while no job worker is warm: what the warm-up is doing
+  if (typeof step === 'string') parts.push(`${step} (${Math.round(Number(h.warmup?.elapsed_seconds ?? 0))} s)`);
   if (h.queue_depth > 0) parts.push(`${h.queue_depth} queued`);
   return parts.join(' · ');
 }
