@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import socket
 import time
 
@@ -46,8 +47,17 @@ def test_docs_are_served_locally_over_the_generated_schema(service: Service) -> 
         page = c.get("/docs")
         assert page.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in page.text
         assert "http" not in page.text.split("<body>")[1].replace("http-equiv", "")
-        assert c.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+        linked = re.findall(r'(?:src|href)="(/docs/[^"]+)"', page.text)
+        assert {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css", "/docs/init.js"} <= set(linked)
+        assert [url for url in linked if c.get(url).status_code != 200] == []
+        # Swagger UI 4 cannot read an OpenAPI 3.1 document; 5 can (the browser test renders it)
+        assert re.fullmatch(r"swagger-ui-dist 5\.\d+\.\d+\n", c.get("/docs/assets/VERSION").text)
+        assert "validatorUrl: null" in c.get("/docs/init.js").text  # nothing leaves the machine
         spec = c.get("/openapi.json").json()
+        for path in ("/umap/streaming/umap", "/umap/streaming/cluster"):  # "Try it out" sends these
+            example = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"]
+            answer = c.post(path, json=example)
+            assert answer.status_code == 200 and answer.json()["job_id"] == "immediate", answer.text
     assert {"/umap/streaming/umap", "/umap/streaming/cluster", "/umap/streaming/status/{job_id}",
             "/umap/streaming/cancel/{job_id}", "/umap/streaming/jobs", "/health"} <= set(spec["paths"])
     umap_request = spec["components"]["schemas"]["UMAPRequest"]
@@ -82,6 +92,33 @@ def test_immediate_umap_and_clustering(service: Service) -> None:
 
     assert adjusted_rand_score(labels, k["labels"]) > 0.9
     assert adjusted_rand_score(labels, h["labels"]) > 0.9
+
+
+def test_clustering_warns_of_all_noise_and_of_an_ignored_n_clusters(service: Service) -> None:
+    data, _ = labelled_mixture(300, 8, clusters=3, seed=2)
+    big, _ = labelled_mixture(1200, 8, clusters=3, seed=3)  # a background job, not an immediate one
+    with service.client() as c:
+        noise = submit(c, "cluster", data, algorithm="dbscan", eps=1e-6).json()
+        assert noise["noise_points"] == 300 and noise["n_clusters"] == 0
+        assert "dbscan labelled all 300 rows noise (-1) and found no cluster: raise eps" in noise["warning"]
+        ignored = submit(c, "cluster", data, algorithm="hdbscan", n_clusters=5, min_cluster_size=20).json()
+        assert ("n_clusters=5 is ignored by hdbscan, which finds the number of clusters itself "
+                f"(found {ignored['n_clusters']})") in ignored["warning"]
+        plain = submit(c, "cluster", data, algorithm="hdbscan", min_cluster_size=20).json()
+        assert plain["warning"] is None
+        job = start_job(c, "cluster", big, algorithm="dbscan", eps=1e-6, n_clusters=4)
+        done = wait_status(c, job)
+    assert done["status"] == "completed" and done["result"]["noise_points"] == 1200
+    assert "labelled all 1200 rows noise" in done["warning"] and "n_clusters=4 is ignored" in done["warning"]
+
+
+def test_one_column_data_is_refused(service: Service) -> None:
+    with service.client() as c:
+        for kind in ("umap", "cluster"):
+            r = c.post(f"/umap/streaming/{kind}", json={"data": [[1.0], [2.0], [3.0]]})
+            assert r.status_code == 422 and r.json()["field"] == "data", r.text
+            assert "at least 2 columns" in r.json()["detail"]
+            assert submit(c, kind, np.ones((1500, 1), dtype=np.float32)).status_code == 422
 
 
 def test_ten_thousand_rows_stream_to_completion(service: Service) -> None:

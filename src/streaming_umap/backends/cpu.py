@@ -129,8 +129,11 @@ class CPUBackend:
         self, data: np.ndarray, params: ClusterParams, cp: Any, options: RunOptions
     ) -> ClusterOutput:
         from ..pipeline.cluster_cpu import run_cluster
+        from .cluster_notes import cluster_warnings
 
-        return run_cluster(data, params, cp, options)
+        out = run_cluster(data, params, cp, options)
+        out.warnings.extend(cluster_warnings(params, out))
+        return out
 
     def memory_estimate(self, rows: int, dims: int, kind: str, params: dict[str, Any]) -> int | None:
         return None

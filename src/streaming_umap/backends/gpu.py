@@ -148,9 +148,12 @@ class GPUBackend:
 
     def cluster(self, data: np.ndarray, params: ClusterParams, cp: Checkpoint, options: RunOptions) -> ClusterOutput:
         from ._gpu_cluster import run_cluster_gpu
+        from .cluster_notes import cluster_warnings
 
-        return self._run("cluster", data, params_to_dict(params),
-                         lambda: run_cluster_gpu(data, params, cp, options))
+        out = self._run("cluster", data, params_to_dict(params),
+                        lambda: run_cluster_gpu(data, params, cp, options))
+        out.warnings.extend(cluster_warnings(params, out))
+        return out
 
     def memory_estimate(self, rows: int, dims: int, kind: str, params: dict[str, Any]) -> int | None:
         return estimate_job_bytes(kind, rows, dims, params, budget_bytes=self.runtime.job_budget())

@@ -1,5 +1,7 @@
 """``/openapi.json``, built from the msgspec types that validate requests, and
-``/docs``, Swagger UI served from the files of the ``swagger-ui-bundle`` package."""
+``/docs``, Swagger UI 5 (which reads OpenAPI 3.1) served from files shipped in this
+package (``static/docs``, copied from the swagger-ui-dist npm package by
+``web/scripts/docs-assets.mjs``): no CDN, so the page works offline."""
 
 from __future__ import annotations
 
@@ -69,7 +71,13 @@ def _query_params(params_type: type) -> list[dict[str, Any]]:
             for name, prop in props.items()]
 
 
-def _submit(request: str, params: type, summary: str) -> dict[str, Any]:
+# What "Try it out" on /docs sends unless edited: the README's debug calls, answered at once.
+UMAP_EXAMPLE = {"data": [[0.1, 0.2], [0.3, 0.4]], "n_components": 2}
+CLUSTER_EXAMPLE = {"data": [[0.1, 0.2], [0.3, 0.4], [5.0, 5.1], [5.2, 4.9]], "algorithm": "kmeans",
+                   "n_clusters": 2}
+
+
+def _submit(request: str, params: type, summary: str, example: dict[str, Any]) -> dict[str, Any]:
     return {
         "post": {
             "summary": summary,
@@ -79,7 +87,7 @@ def _submit(request: str, params: type, summary: str) -> dict[str, Any]:
                            "query string.",
             "parameters": _query_params(params),
             "requestBody": {"required": True, "content": {
-                "application/json": {"schema": _ref(request)},
+                "application/json": {"schema": _ref(request), "example": example},
                 "application/x-npy": {"schema": {"type": "string", "format": "binary"}},
                 "text/csv": {"schema": {"type": "string"}},
             }},
@@ -156,8 +164,8 @@ def openapi_document() -> dict[str, Any]:
     include_result = {"name": "include_result", "in": "query", "schema": {"type": "boolean", "default": True}}
     include = {"name": "include", "in": "query", "schema": {"type": "string", "enum": ["all"]}}
     paths = {
-        "/umap/streaming/umap": _submit("UMAPRequest", UMAPParams, "Start a UMAP layout"),
-        "/umap/streaming/cluster": _submit("ClusterRequest", ClusterParams, "Start a clustering"),
+        "/umap/streaming/umap": _submit("UMAPRequest", UMAPParams, "Start a UMAP layout", UMAP_EXAMPLE),
+        "/umap/streaming/cluster": _submit("ClusterRequest", ClusterParams, "Start a clustering", CLUSTER_EXAMPLE),
         "/umap/streaming/status/{job_id}": _job_op("get", "A job's status and progress", "JobStatus", 404, query=[include_result]),
         "/umap/streaming/result/{job_id}": _job_op("get", "A completed job's result (JSON or .npy)", "ResultBody", 404, 409, 410, 422, query=[fmt]),
         "/umap/streaming/cancel/{job_id}": _job_op("delete", "Cancel a job", "ControlResponse", 404, 409),
@@ -190,23 +198,22 @@ async def openapi_json(request: Request) -> Response:
     return JSON(openapi_document())
 
 
-def _swagger_dir() -> Path:
-    import swagger_ui_bundle
-
-    return Path(swagger_ui_bundle.swagger_ui_path)
-
+DOCS_ASSETS = Path(__file__).parent / "static" / "docs"
 
 DOCS_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>streaming-umap API</title>
+<html lang="en"><head><meta charset="utf-8"><title>streaming-umap API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png">
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
-<script src="/docs/assets/swagger-ui-standalone-preset.js"></script>
 <script src="/docs/init.js"></script>
 </body></html>"""
 
+# validatorUrl null: Swagger UI would otherwise send the document to an online validator.
 DOCS_INIT = """window.ui = SwaggerUIBundle({url: '/openapi.json', dom_id: '#swagger-ui',
-  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'BaseLayout'});"""
+  presets: [SwaggerUIBundle.presets.apis], layout: 'BaseLayout', deepLinking: true,
+  validatorUrl: null, displayRequestDuration: true});"""
 
 
 async def docs(request: Request) -> Response:
@@ -218,4 +225,4 @@ async def docs_init(request: Request) -> Response:
 
 
 def docs_assets() -> StaticFiles:
-    return StaticFiles(directory=_swagger_dir())
+    return StaticFiles(directory=DOCS_ASSETS)

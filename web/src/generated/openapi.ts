@@ -163,6 +163,30 @@ export type paths = {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "algorithm": "kmeans",
+                     *       "data": [
+                     *         [
+                     *           0.1,
+                     *           0.2
+                     *         ],
+                     *         [
+                     *           0.3,
+                     *           0.4
+                     *         ],
+                     *         [
+                     *           5,
+                     *           5.1
+                     *         ],
+                     *         [
+                     *           5.2,
+                     *           4.9
+                     *         ]
+                     *       ],
+                     *       "n_clusters": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["ClusterRequest"];
                     "application/x-npy": string;
                     "text/csv": string;
@@ -838,6 +862,21 @@ export type paths = {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         [
+                     *           0.1,
+                     *           0.2
+                     *         ],
+                     *         [
+                     *           0.3,
+                     *           0.4
+                     *         ]
+                     *       ],
+                     *       "n_components": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["UMAPRequest"];
                     "application/x-npy": string;
                     "text/csv": string;
