@@ -28,6 +28,8 @@ STAGES: dict[str, tuple[str, ...]] = {
     "cluster": ("load", "cluster", "write"),
 }
 
+OPTIONAL_STAGES = frozenset({"transform"})
+
 # Seconds per unit, measured on a 2-core x86 box (CPU) and an H200 (GPU, from
 # shared/DESIGN.md); replaced by warm-up measurements and finished jobs.
 PRIORS: dict[str, dict[str, float]] = {
@@ -124,6 +126,8 @@ class CostModel:
         out = []
         for stage in STAGES[kind]:
             key, units = stage_key_units(kind, stage, rows, dims, params, exact_max_rows)
+            if stage in OPTIONAL_STAGES and units <= 0:
+                continue  # not part of this job (transform: only when fitted on a sample)
             out.append(StagePlan(stage, key, units, self.predict(key, units)))
         return out
 
