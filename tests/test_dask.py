@@ -155,3 +155,27 @@ def test_inputs_and_results_travel_through_an_artifact_store(make_service: Any, 
     assert (store / "jobs" / job_id / "input.npy").exists()
     assert (svc.data_dir / "jobs" / job_id / "embedding.npy").exists()  # fetched home
     assert small.status_code == 200 and len(small.json()["embeddings"]) == 200
+
+
+def test_a_sampled_fit_places_its_chunks_on_every_worker(make_service: Any, cluster: DaskCluster) -> None:
+    import io
+
+    import numpy as np
+
+    cluster.start_scheduler()
+    for name in ("w1", "w2"):
+        cluster.add_worker(name)
+    svc = _serve(make_service, cluster)
+    data, labels = labelled_mixture(40_000, 8, clusters=5, seed=9)
+    with svc.client() as c:
+        wait_for(lambda: c.get("/health").json()["workers"]["idle"] == 2, timeout=120)
+        job_id = start_job(c, "umap", data, fit_sample_rows=3000, random_state=4, n_epochs=50)
+        final = wait_status(c, job_id, timeout=300)
+        embedding = np.load(io.BytesIO(c.get(f"/umap/streaming/result/{job_id}", params={"format": "npy"}).content))
+    assert final["status"] == "completed", final["error"]
+    assert "placed into that layout (in 4 chunks on 2 Dask workers)" in final["warning"]
+    assert embedding.shape == (40_000, 2) and np.isfinite(embedding).all()
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(15).fit(embedding[:20_000], labels[:20_000])
+    assert knn.score(embedding[20_000:], labels[20_000:]) >= 0.95

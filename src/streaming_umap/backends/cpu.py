@@ -77,12 +77,14 @@ class CPUBackend:
         small = _sample(1200, 32, 0)
         sizes = {"below": _sample(8000, 8, 3), "above": _sample(20_000, 8, 2)}  # NND_LARGE_ROWS
         for metric in ("euclidean", "cosine"):
-            say(f"exact kNN, graph and layout ({metric})")
-            params = UMAPParams(n_neighbors=15, metric=metric, n_epochs=20, random_state=0)
-            self.umap(small, params, NullCheckpoint(), exact)
+            # a seed lays out on one thread, no seed in parallel: two compiled layouts
+            for seed in (0, None):
+                say(f"exact kNN, graph and {'seeded' if seed is not None else 'parallel'} layout ({metric})")
+                params = UMAPParams(n_neighbors=15, metric=metric, n_epochs=20, random_state=seed)
+                self.umap(small, params, NullCheckpoint(), exact)
             for where, data in sizes.items() if not light else ():
                 say(f"NN-descent ({metric}, inputs {where} 16,384 rows)")
-                self.umap(data, UMAPParams(n_neighbors=15, metric=metric, n_epochs=1, random_state=0),
+                self.umap(data, UMAPParams(n_neighbors=15, metric=metric, n_epochs=1),
                           NullCheckpoint(), approx)
         say("k-means")
         self.cluster(small, ClusterParams(algorithm="kmeans", n_clusters=4), NullCheckpoint(), exact)

@@ -20,6 +20,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,16 @@ class Artifacts:
     @contextlib.contextmanager
     def working_copy(self, run: msg.RunJob) -> Iterator[msg.RunJob]:
         yield run
+
+    def put_file(self, local: Path, ref_dir: str) -> str:
+        """Make a file the worker wrote visible to other workers; its reference."""
+        return str(local)
+
+    @contextlib.contextmanager
+    def open_npz(self, ref: str) -> Iterator[Any]:
+        """An ``.npz`` another worker stored."""
+        with np.load(ref) as saved:
+            yield saved
 
     def publish_results(self, local: msg.RunJob, run: msg.RunJob) -> None:
         """Make what the job wrote into ``local.output_dir`` visible at ``run.output_dir``."""
@@ -92,8 +103,8 @@ class FsspecArtifacts(Artifacts):
     def fetch_results(self, ref: str, local_dir: Path) -> None:
         for remote in self.fs.ls(ref, detail=False):
             name = Path(remote).name
-            if name == INPUT:
-                continue
+            if name == INPUT or not name.endswith(".npy"):
+                continue  # the input, and the workers' own files (a sample-fit's model)
             partial = local_dir / f".{name}.part"
             self.fs.get_file(remote, str(partial))
             os.replace(partial, local_dir / name)
@@ -118,6 +129,16 @@ class FsspecArtifacts(Artifacts):
             yield dataclasses.replace(run, input_path=str(local_input), output_dir=str(scratch))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def put_file(self, local: Path, ref_dir: str) -> str:
+        remote = f"{ref_dir}/{local.name}"
+        self.fs.put_file(str(local), remote)
+        return remote
+
+    @contextlib.contextmanager
+    def open_npz(self, ref: str) -> Iterator[Any]:
+        with self.fs.open(ref, "rb") as handle, np.load(handle) as saved:
+            yield saved
 
     def publish_results(self, local: msg.RunJob, run: msg.RunJob) -> None:
         for path in Path(local.output_dir).iterdir():

@@ -12,6 +12,7 @@ stages then cost what the sample costs, and memory is the sample's plus one chun
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -23,6 +24,19 @@ from .transform_cpu import LayoutModel, curve_parameters, place_rows
 TRANSFORM_CHUNK_ROWS = 10_000  # rows placed per step (umap-learn's transform runs 100 epochs up to here)
 
 Fit = Callable[[np.ndarray, UMAPParams, Checkpoint, RunOptions], UMAPOutput]
+
+
+class Placer(Protocol):
+    """Places ``rows[which]`` into ``model``'s layout, one checkpoint step per chunk
+    (stage ``transform``); returns their positions and a note for the job's warning."""
+
+    def __call__(self, model: LayoutModel, rows: np.ndarray, which: np.ndarray, cp: Checkpoint,
+                 chunk: int) -> tuple[np.ndarray, str | None]: ...
+
+
+def place_here(model: LayoutModel, rows: np.ndarray, which: np.ndarray, cp: Checkpoint,
+               chunk: int) -> tuple[np.ndarray, str | None]:
+    return place_rows(model, rows[which], cp, chunk), None
 
 
 def wants_sample(rows: int, options: RunOptions) -> bool:
@@ -45,9 +59,11 @@ def fit_sample_then_place(data: np.ndarray, params: UMAPParams, cp: Checkpoint,
     a, b = curve_parameters(params.min_dist)
     model = LayoutModel(np.ascontiguousarray(data[chosen]), fitted.embedding, a, b, params.metric,
                         min(params.n_neighbors, size - 1), params.n_epochs, params.random_state)
-    placed = place_rows(model, data[rest], cp, TRANSFORM_CHUNK_ROWS)
+    placer: Placer = options.placer or place_here
+    placed, where = placer(model, data, rest, cp, TRANSFORM_CHUNK_ROWS)
     embedding = np.empty((rows, fitted.embedding.shape[1]), dtype=np.float32)
     embedding[chosen], embedding[rest] = fitted.embedding, placed
     note = (f"fitted on a random sample of {size} of the {rows} rows; the other {rows - size} "
-            "were placed into that layout (fit_sample_rows=0 fits every row)")
+            f"were placed into that layout{f' ({where})' if where else ''} "
+            "(fit_sample_rows=0 fits every row)")
     return UMAPOutput(embedding, [*fitted.warnings, note], fitted.stage_seconds)

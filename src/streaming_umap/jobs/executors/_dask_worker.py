@@ -23,6 +23,7 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -225,11 +226,92 @@ def run_job_task(run: msg.RunJob, topic: str, artifacts: str) -> str:
     channel.send(msg.Started(run.job_id, worker.address, backend.name, time.time()))
     store = open_artifacts(artifacts)
     with store.working_copy(run) as local:
-        run_job(backend, channel, local)
+        placer = ClusterPlacer(store, Path(local.output_dir), run.output_dir, artifacts)
+        run_job(backend, channel, local, placer=placer)
         if any(isinstance(m, msg.Done) for m in channel.held):
             store.publish_results(local, run)
     channel.flush()
     return "done"
+
+
+# ------------------------------------------------------------------ placing rows across the cluster
+
+
+MODEL_FILE = "sample-model.npz"
+CACHED_MODELS = 2  # per worker: a model and its neighbour index (the index costs an NN-descent)
+
+
+class ClusterPlacer:
+    """A sample-fit job's placement spread over the cluster: the fitted model and the rows
+    to place are stored where every worker reads them; each chunk is a task on any worker
+    (the job's own task secedes meanwhile, so its worker places chunks too). A finished
+    chunk is a progress step and a checkpoint: a pause holds the results (chunks already
+    handed out finish), a cancel drops the chunks not yet placed."""
+
+    def __init__(self, store: Any, local_dir: Path, ref_dir: str, artifacts: str) -> None:
+        self.store, self.local_dir, self.ref_dir, self.artifacts = store, local_dir, ref_dir, artifacts
+
+    def _publish(self, model: Any, rows: np.ndarray) -> str:
+        path = self.local_dir / MODEL_FILE
+        np.savez(path, train=model.train, embedding=model.embedding, rows=rows,
+                 meta=np.array([model.a, model.b, model.n_neighbors, model.n_epochs or 0,
+                                -1 if model.random_state is None else model.random_state]),
+                 metric=np.array(model.metric))
+        return str(self.store.put_file(path, self.ref_dir))
+
+    def __call__(self, model: Any, rows: np.ndarray, which: np.ndarray, cp: Any,
+                 chunk: int) -> tuple[np.ndarray, str | None]:
+        from distributed import as_completed, worker_client
+
+        from ...pipeline.transform_cpu import spans
+
+        parts = spans(len(which), chunk)
+        cp.stage("transform", len(parts))
+        ref = self._publish(model, np.ascontiguousarray(rows[which]))
+        out = np.empty((len(which), model.embedding.shape[1]), dtype=np.float32)
+        placed_on: set[str] = set()
+        with worker_client(separate_thread=True) as client:
+            futures = [client.submit(place_chunk_task, ref, start, stop, self.artifacts, pure=False)
+                       for start, stop in parts]
+            try:
+                for done, future in enumerate(as_completed(futures), start=1):
+                    start, positions, address = future.result()
+                    out[start:start + len(positions)] = positions
+                    placed_on.add(address)
+                    cp.advance(done, processed_points=min(len(which), done * chunk),
+                               current_chunk=done, total_chunks=len(parts))
+            finally:
+                client.cancel(futures)
+        return out, f"in {len(parts)} chunks on {len(placed_on)} Dask worker{'s' * (len(placed_on) > 1)}"
+
+
+def _cached_model(worker: Any, ref: str, artifacts: str) -> tuple[Any, np.ndarray, Any]:
+    from ...pipeline.transform_cpu import LayoutModel, NeighbourIndex
+
+    plugin = plugin_of(worker)
+    cache: dict[str, Any] = plugin.__dict__.setdefault("models", {})
+    if ref not in cache:
+        with open_artifacts(artifacts).open_npz(ref) as saved:
+            a, b, k, epochs, seed = saved["meta"].tolist()
+            model = LayoutModel(saved["train"], saved["embedding"], a, b, str(saved["metric"]), int(k),
+                                int(epochs) or None, None if seed < 0 else int(seed))
+            rows = np.array(saved["rows"])
+        while len(cache) >= CACHED_MODELS:
+            cache.pop(next(iter(cache)))
+        cache[ref] = (model, rows, NeighbourIndex(model.train, model.metric, model.n_neighbors,
+                                                  model.random_state))
+    return cache[ref]  # type: ignore[no-any-return]
+
+
+def place_chunk_task(ref: str, start: int, stop: int, artifacts: str) -> tuple[int, np.ndarray, str]:
+    from distributed import get_worker
+
+    from ...pipeline.transform_cpu import place_block
+
+    worker = get_worker()
+    plugin_of(worker).wait_warm()
+    model, rows, index = _cached_model(worker, ref, artifacts)
+    return start, place_block(model, index, rows[start:stop]), worker.address
 
 
 def run_immediate_task(request: msg.RunImmediate, artifacts: str) -> dict[str, Any]:
