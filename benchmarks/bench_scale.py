@@ -199,7 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         if "sample" in steps:
             result["sample_fit"] = sample(args.sample_rows, args.sample_fit)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP"):
+            print(f"kept the servers' folders in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     result["load_after"] = os.getloadavg()
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{result['date']}-cpu-{result['cores']}-cores-scale.json"

@@ -201,6 +201,27 @@ def test_a_flood_of_controls_during_nn_descent_leaves_the_service_responsive(svc
     assert health.status_code == 200 and health_ok and set(health_ok) == {200}
 
 
+def test_a_second_server_on_the_same_data_folder_refuses_to_start(svc: Service) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import free_port
+
+    with svc.client() as c:
+        running = _long(c, seed=12)
+        wait_for(lambda: _status(c, running)["status"] == "processing")
+        env = dict(os.environ, STREAMING_UMAP_DATA_DIR=str(svc.data_dir),
+                   STREAMING_UMAP_LOG_DIR=str(svc.data_dir / "logs-second"))
+        second = subprocess.run([sys.executable, "-m", "streaming_umap.cli", "serve", "--host", "127.0.0.1",
+                                 "--port", str(free_port())], env=env, capture_output=True, text=True,
+                                timeout=120)
+        assert second.returncode == 2
+        assert f"another streaming-umap server (pid {svc.proc.pid}) is using the data folder" in second.stderr  # type: ignore[union-attr]
+        assert _status(c, running)["status"] == "processing"  # the first server's job is untouched
+        assert c.delete(f"/umap/streaming/cancel/{running}").status_code == 200
+        assert wait_status(c, running)["status"] == "cancelled"
+
+
 def test_cors_lets_the_configured_page_call_the_api(svc: Service) -> None:
     data, _ = labelled_mixture(300, 8, seed=40)
     with svc.client() as c:
@@ -220,3 +241,39 @@ def test_cors_lets_the_configured_page_call_the_api(svc: Service) -> None:
         assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
         plain = c.get("/health", headers={"Origin": "http://elsewhere.example"})
         assert plain.status_code == 200 and "access-control-allow-origin" not in plain.headers
+
+
+def test_while_workers_warm_health_says_so_and_a_queued_job_says_what_it_waits_for(
+        make_service: object, tmp_path: object) -> None:
+    """An empty compile cache: the template warms up for a while; meanwhile /health is
+    'warming' with the step it is at, and a job waits with its reason and an ETA."""
+    from pathlib import Path
+
+    cold = Path(str(tmp_path)) / "empty-numba-cache"
+    svc: Service = make_service(wait_warm=False, NUMBA_CACHE_DIR=str(cold),  # type: ignore[operator]
+                                STREAMING_UMAP_WARMUP="light", GPU_UMAP_MAX_CONCURRENT_JOBS="1")
+    with svc.client() as c:
+        health = wait_for(lambda: (h := c.get("/health").json())["warmup"] and h, timeout=60)
+        assert health["status"] == "warming" and health["workers"]["warming"] == 1
+        assert health["warmup"]["step"] and health["warmup"]["elapsed_seconds"] >= 0
+        data, _ = labelled_mixture(1200, 8, seed=13)
+        job_id = start_job(c, "umap", data, n_epochs=30)
+        queued = _status(c, job_id)
+        assert queued["status"] == "pending"
+        assert "the workers are warming up" in queued["waiting_for"] and queued["eta_seconds"] > 0
+        assert wait_status(c, job_id, timeout=300)["status"] == "completed"
+        assert c.get("/health").json()["status"] == "ok"
+
+
+def test_workers_die_with_a_killed_server(make_service: object) -> None:
+    import psutil
+
+    svc: Service = make_service(STREAMING_UMAP_WARMUP="light")  # type: ignore[operator]
+    with svc.client() as c:
+        pids = [p["pid"] for p in c.get("/health").json()["processes"]]
+    assert len(pids) >= 3 and svc.proc is not None  # the template, a job worker, an immediate one
+    assert all(psutil.Process(pid).ppid() == svc.proc.pid for pid in pids)  # adopted by the server
+    os.kill(svc.proc.pid, signal.SIGKILL)  # the server alone, not its process group
+    svc.proc.wait(10)
+    wait_for(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
+                             for pid in pids), timeout=20)
