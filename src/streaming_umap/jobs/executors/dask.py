@@ -53,6 +53,8 @@ from .base import Events, Executor
 log = logging.getLogger(__name__)
 
 WATCH_SECONDS = 1.0
+STATUS_SECONDS = 0.1  # how often the client's own connection state is read (an attribute)
+SUBMIT_RETRY_SECONDS = 30.0  # a job whose submission met a lost connection waits this long for it
 CONNECT_TIMEOUT = 5.0
 IMMEDIATE_INLINE_BYTES = 8 << 20  # larger immediate rows go through the artifact store
 TERMINAL_MESSAGES = (msg.Done, msg.Failed, msg.Cancelled)
@@ -99,10 +101,13 @@ class DaskExecutor(Executor):
     async def start(self, events: Events) -> None:
         self._events, self._loop = events, asyncio.get_running_loop()
         self._watcher = asyncio.create_task(self._watch(), name="dask-watch")
+        self._spawn(self._watch_status())
 
     async def stop(self, timeout: float) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
+        for task in list(self._tasks):
+            task.cancel()
         for job_id in list(self._runs):
             self._set(job_id, cancel=True)
         with contextlib.suppress(Exception):
@@ -122,9 +127,10 @@ class DaskExecutor(Executor):
     async def _connect(self) -> None:
         from distributed import Client
 
-        if self.client is not None:
+        old, self.client = self.client, None  # never submit through a client that lost its scheduler
+        if old is not None:
             with contextlib.suppress(Exception):
-                await self.client.close()
+                await asyncio.wait_for(old.close(), CONNECT_TIMEOUT)
         client = await Client(self.address, asynchronous=True, timeout=CONNECT_TIMEOUT,
                               name="streaming-umap-server", set_as_default=False)
         client.subscribe_topic(self.topic, self._on_event)
@@ -151,6 +157,17 @@ class DaskExecutor(Executor):
                 self._unreachable(f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(WATCH_SECONDS)
 
+    async def _watch_status(self) -> None:
+        """A client that loses its scheduler reconnects by itself and cancels its futures;
+        a connection it rebuilt that way has been seen to refuse requests ("ConnectionPool
+        is closed"). So the first moment its state leaves "running", the connection counts
+        as lost and the watcher makes a new client."""
+        while True:
+            status = getattr(self.client, "status", "")
+            if self.connected and self.client is not None and status != "running":
+                self._unreachable(f"the client lost its connection to the scheduler (state {status})")
+            await asyncio.sleep(STATUS_SECONDS)
+
     def _unreachable(self, error: str) -> None:
         if error != self.last_error:
             log.error("the Dask scheduler at %s cannot be reached: %s", self.address, error)
@@ -159,12 +176,14 @@ class DaskExecutor(Executor):
         if was:
             self.since = time.time()
         for job_id, run in list(self._runs.items()):
+            if run.future is None and not run.over:
+                continue  # not on the cluster yet: _submit waits for the connection, then submits
             if not run.over:
                 self._lost(job_id, f"the Dask scheduler at {self.address} became unreachable")
             self._runs.pop(job_id, None)
 
     def _on_identity(self, workers: dict[str, dict[str, Any]]) -> None:
-        before = set(self.workers)
+        before, warm_before = set(self.workers), set(self._warm())
         self.workers = workers
         for job_id, run in list(self._runs.items()):
             if run.worker is not None and run.worker not in workers and not run.over:
@@ -172,7 +191,7 @@ class DaskExecutor(Executor):
                 self._set(job_id, abandon=True)
                 if run.future is not None:
                     self._spawn(run.future.cancel())
-        if set(self._warm()) != set(w for w in before if self._is_warm(w)) or before != set(workers):
+        if set(self._warm()) != warm_before or before != set(workers):  # a worker warmed, came or went
             self._capacity()
 
     def _is_warm(self, address: str) -> bool:
@@ -270,16 +289,37 @@ class DaskExecutor(Executor):
         from distributed import Variable
 
         run = entry.run
+        deadline = time.monotonic() + SUBMIT_RETRY_SECONDS
         try:
             remote = replace(run, input_path=await asyncio.to_thread(
                 self.artifacts.put_input, run.job_id, Path(run.input_path)),
                 output_dir=self._output_ref(run))
-            await Variable(control_name(run.job_id), client=self.client).set(dict(entry.state))
-            entry.future = self.client.submit(
-                run_job_task, remote, self.topic, self.artifacts.url, key=f"streaming-umap-{run.job_id}",
-                resources=self._resources(), pure=False, retries=0)
+            while True:
+                client = self.client
+                try:
+                    if not self.live:
+                        raise OSError(f"the Dask scheduler at {self.address} cannot be reached")
+                    await Variable(control_name(run.job_id), client=client).set(dict(entry.state))
+                    future = client.submit(
+                        run_job_task, remote, self.topic, self.artifacts.url,
+                        key=f"streaming-umap-{run.job_id}", resources=self._resources(), pure=False,
+                        retries=0)
+                    break
+                except (OSError, RuntimeError) as exc:  # a connection lost under us (CommClosedError is one)
+                    if entry.over or time.monotonic() > deadline:
+                        raise
+                    log.info("submitting %s waits for the scheduler: %s", run.job_id, exc)
+                    if client is self.client and self.connected:
+                        self._unreachable(f"{type(exc).__name__}: {exc}")
+                    await asyncio.sleep(WATCH_SECONDS)
+            if entry.over:  # cancelled while it waited
+                self._spawn(future.cancel())
+                self._forget(run.job_id)
+                return
+            entry.future = future
             entry.future.add_done_callback(lambda f: self._loop_call(self._task_ended, run.job_id, f))
         except Exception as exc:
+            log.warning("could not submit %s to the Dask cluster", run.job_id, exc_info=True)
             if not entry.over:
                 entry.over = True
                 assert self._events is not None
