@@ -41,7 +41,7 @@ _TYPES = (UMAPRequest, ClusterRequest, UMAPParams, ClusterParams, SubmitResponse
           ErrorFrame, LayoutHeaderFrame, ClientAction, DemoDataSet)
 # Every /umap/streaming operation: a key where the server requires them ({}: or none, where
 # it does not); /health is open either way.
-KEYED = [{"bearerAuth": []}, {}]
+KEYED: list[dict[str, list[str]]] = [{"bearerAuth": []}, {}]
 SECURITY_SCHEMES = {"bearerAuth": {
     "type": "http", "scheme": "bearer",
     "description": "An API key (sumap_<id>_<secret>, from `streaming-umap keys create NAME`) "
