@@ -7,11 +7,13 @@
 #
 # Ranges live in pyproject.toml (for people who `pip install streaming-umap` into their
 # own environment); the locks pin every package of each set our own commands install:
-#   server.txt  the service                       (make run)
-#   test.txt    the service + test + client tools (make test, .ci/run)
-#   bench.txt   the service + benchmark tools     (make bench)
-#   client.txt  the Python client
-#   gpu.txt     the service on RAPIDS cuML        (Dockerfile.cuda, pip on a CUDA 13 machine)
+#   server.txt  the service: [server]                  (make run)
+#   test.txt    the service + test tools + Dask: [test] (make test, .ci/run)
+#   bench.txt   the service + benchmark tools: [bench] (make bench)
+#   client.txt  the Python client: the base install, nothing of the server side
+#   dask.txt    the service + Dask: [dask]             (workers of a Dask cluster, CPU)
+#   gpu.txt     the service on RAPIDS cuML + dask-cuda: [gpu] (Dockerfile.cuda, pip on a CUDA 13 machine)
+# The test, bench, dask and gpu extras include [server] (pyproject.toml names it in each).
 #   tools.txt   uv itself
 # test.txt is resolved first and the CPU sets are resolved within it, so a package has the
 # same version in every CPU set. gpu.txt is resolved on its own: the RAPIDS stack pins some
@@ -32,8 +34,9 @@ compile() {  # compile OUTPUT INPUT... [uv options]
 
 compile tools.txt requirements/tools.in
 compile fuzz.txt requirements/fuzz.in
-compile test.txt pyproject.toml "$build" --extra test --extra client
-compile server.txt pyproject.toml "$build" -c requirements/test.txt
+compile test.txt pyproject.toml "$build" --extra test
+compile server.txt pyproject.toml "$build" --extra server -c requirements/test.txt
 compile bench.txt pyproject.toml "$build" --extra bench -c requirements/test.txt
-compile client.txt pyproject.toml --extra client -c requirements/test.txt
+compile client.txt pyproject.toml -c requirements/test.txt
+compile dask.txt pyproject.toml "$build" --extra dask -c requirements/test.txt
 compile gpu.txt pyproject.toml "$build" --extra gpu

@@ -54,6 +54,10 @@ class Service:
     def backend(self) -> str:
         return self.env.get("STREAMING_UMAP_BACKEND", "cpu")
 
+    @property
+    def executor(self) -> str:
+        return "dask" if self.env.get("STREAMING_UMAP_DASK_SCHEDULER") else "local"
+
     def skip_on_gpu(self, why: str) -> None:
         """For contract tests whose timing assumes CPU speed: the GPU finishes such a job
         before the test can act on it; tests/test_gpu.py covers the same with GPU sizes."""
@@ -165,23 +169,34 @@ def gpu_present() -> bool:
     return importlib.util.find_spec("cuml") is not None and shutil.which("nvidia-smi") is not None
 
 
-BACKENDS = ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)]
+# backend on the local executor's worker processes, the CPU backend on a Dask cluster
+# (scheduler and two workers as separate processes), and the GPU where present
+BACKENDS = ["cpu", "dask", pytest.param("gpu", marks=pytest.mark.gpu)]
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """One service per backend, shared by the tests that do not restart or break it.
-    The GPU one is skipped where there is no CUDA device with cuML."""
-    backend = request.param
-    if backend == "gpu" and not gpu_present():
+    """One service per backend and executor, shared by the tests that do not restart or
+    break it. The GPU one is skipped where there is no CUDA device with cuML."""
+    kind = request.param
+    if kind == "gpu" and not gpu_present():
         pytest.skip("no CUDA device with cuML here")
-    svc = Service(tmp_path_factory.mktemp(f"shared-service-{backend}"), {
-        "STREAMING_UMAP_BACKEND": backend,
+    env = {
+        "STREAMING_UMAP_BACKEND": "cpu" if kind == "dask" else kind,
         "GPU_UMAP_MAX_CONCURRENT_JOBS": "2",
         "STREAMING_UMAP_CANCEL_GRACE": "3",
         "STREAMING_UMAP_WS_SEND_TIMEOUT": "2",
-    })
+    }
+    cluster = None
+    if kind == "dask":
+        from .dask_cluster import start_cluster
+
+        cluster = start_cluster(tmp_path_factory.mktemp("dask-cluster"), workers=2)
+        env.update(STREAMING_UMAP_DASK_SCHEDULER=cluster.address, STREAMING_UMAP_WARMUP="light")
+    svc = Service(tmp_path_factory.mktemp(f"shared-service-{kind}"), env)
     try:
         yield svc.start()
     finally:
         svc.stop()
+        if cluster is not None:
+            cluster.stop()

@@ -70,7 +70,7 @@ def test_every_figure_is_measured_and_written(smoke: SmokeRun) -> None:
     assert (smoke.out / name).exists()
 
 
-def test_service_vs_library_is_a_ratio_of_the_same_run(smoke: SmokeRun) -> None:
+def test_service_vs_library_is_a_ratio_of_the_same_run(smoke: SmokeRun, service: Any) -> None:
     sizes = smoke.figures["service"]["sizes"]
     assert [s["rows"] for s in sizes] == list(PROFILES["smoke"].service_rows)
     for size in sizes:
@@ -90,7 +90,8 @@ def test_service_vs_library_is_a_ratio_of_the_same_run(smoke: SmokeRun) -> None:
         if smoke.result["library"] == "umap-learn":  # its stages are timed by wrappers
             assert {"knn", "graph", "layout"} <= set(size["library_stage_seconds"])
             assert sum(size["library_stage_seconds"].values()) <= size["library_s"] * 1.01
-        assert size["memory"]["worker"]["peak_mib"] > 50  # a real process was sampled
+        if service.executor == "local":  # Dask workers are not this server's processes
+            assert size["memory"]["worker"]["peak_mib"] > 50  # a real process was sampled
         assert size["memory"]["library"]["peak_mib"] > 50
     goals = {g["goal"].split(" (")[0] for g in smoke.result["goals"]}
     assert "service <= 1.1x warm library" in goals

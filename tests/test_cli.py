@@ -57,7 +57,7 @@ def test_parser_keeps_serve_and_documents_exit_codes() -> None:
     args = build_parser().parse_args(["serve", "--host", "127.0.0.1", "--port", "9", "--workers", "2"])
     assert (args.host, args.port, args.workers) == ("127.0.0.1", 9, 2)
     help_text = cli("--help").stdout
-    for word in ("run", "jobs", "status", "cancel", "pause", "resume", "bench", "130"):
+    for word in ("run", "jobs", "status", "cancel", "pause", "resume", "bench", "130", "141"):
         assert word in help_text
 
 
@@ -112,12 +112,14 @@ def test_run_refuses_bad_input_with_exit_2(service: Service, tmp_path: Path) -> 
     np.save(tmp_path / "inf.npy", bad)
     (tmp_path / "words.csv").write_text("a,b\n1,2\nthree,4\n")
     (tmp_path / "data.txt").write_text("1,2\n")
+    np.save(tmp_path / "one.npy", np.ones((1200, 1), dtype=np.float32))
     out = str(tmp_path / "out.npy")
     cases = {
         "inf.npy": "row 5",
         "words.csv": "cannot read",
         "data.txt": ".npy or .csv",
         "missing.npy": "does not exist",
+        "one.npy": "at least 2 columns",
     }
     for name, message in cases.items():
         done = cli("run", str(tmp_path / name), "--out", out, "--server", service.url, "-q")
@@ -169,6 +171,25 @@ def test_job_commands_and_their_exit_codes(service: Service, mixture: tuple[Path
     for action in ("status", "pause", "resume", "cancel"):
         code, out, err = call(action, "no-such-job")
         assert code == Exit.NOT_FOUND and "no-such-job" in err and out == ""
+
+
+def test_a_closed_pipe_ends_the_output_quietly(service: Service) -> None:
+    """`streaming-umap jobs --all | head -5`: the reader leaves early. Here it has left before
+    the first line, so every write fails; no BrokenPipe traceback, exit 141 as for SIGPIPE."""
+    for extra in ([], ["--json"]):  # the table's header line, or the JSON list, is always written
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            done = subprocess.run([sys.executable, "-m", "streaming_umap.cli", "jobs", "--all", *extra,
+                                   "--server", service.url], stdout=write, stderr=subprocess.PIPE,
+                                  text=True, env=cli_env(), timeout=60, check=False)
+        finally:
+            os.close(write)
+        assert (done.returncode, done.stderr) == (Exit.BROKEN_PIPE, ""), extra
+    shell = subprocess.run(["bash", "-c", f"{sys.executable} -m streaming_umap.cli jobs --all "
+                            f"--server {service.url} | head -1"], capture_output=True, text=True,
+                           env=cli_env(), timeout=60, check=False)
+    assert shell.stdout.startswith("JOB ID") and "Traceback" not in shell.stderr
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import socket
 import time
 
@@ -35,7 +36,10 @@ def test_health_reports_backend_workers_and_version(service: Service) -> None:
     assert health["status"] == "ok" and health["version"]
     assert health["backend"] in ("cpu", "gpu") and health["device"]
     assert health["workers"]["alive"] == health["workers"]["total"] == 2
-    assert health["workers"]["immediate"] == 1 and health["queue_depth"] >= 0
+    assert health["executor"] == service.executor
+    # the local executor keeps a worker for immediate requests; on Dask they go to any worker
+    assert health["workers"]["immediate"] == (1 if service.executor == "local" else 0)
+    assert health["queue_depth"] >= 0
 
 
 def test_docs_are_served_locally_over_the_generated_schema(service: Service) -> None:
@@ -43,8 +47,17 @@ def test_docs_are_served_locally_over_the_generated_schema(service: Service) -> 
         page = c.get("/docs")
         assert page.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in page.text
         assert "http" not in page.text.split("<body>")[1].replace("http-equiv", "")
-        assert c.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+        linked = re.findall(r'(?:src|href)="(/docs/[^"]+)"', page.text)
+        assert {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css", "/docs/init.js"} <= set(linked)
+        assert [url for url in linked if c.get(url).status_code != 200] == []
+        # Swagger UI 4 cannot read an OpenAPI 3.1 document; 5 can (the browser test renders it)
+        assert re.fullmatch(r"swagger-ui-dist 5\.\d+\.\d+\n", c.get("/docs/assets/VERSION").text)
+        assert "validatorUrl: null" in c.get("/docs/init.js").text  # nothing leaves the machine
         spec = c.get("/openapi.json").json()
+        for path in ("/umap/streaming/umap", "/umap/streaming/cluster"):  # "Try it out" sends these
+            example = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"]
+            answer = c.post(path, json=example)
+            assert answer.status_code == 200 and answer.json()["job_id"] == "immediate", answer.text
     assert {"/umap/streaming/umap", "/umap/streaming/cluster", "/umap/streaming/status/{job_id}",
             "/umap/streaming/cancel/{job_id}", "/umap/streaming/jobs", "/health"} <= set(spec["paths"])
     umap_request = spec["components"]["schemas"]["UMAPRequest"]
@@ -79,6 +92,33 @@ def test_immediate_umap_and_clustering(service: Service) -> None:
 
     assert adjusted_rand_score(labels, k["labels"]) > 0.9
     assert adjusted_rand_score(labels, h["labels"]) > 0.9
+
+
+def test_clustering_warns_of_all_noise_and_of_an_ignored_n_clusters(service: Service) -> None:
+    data, _ = labelled_mixture(300, 8, clusters=3, seed=2)
+    big, _ = labelled_mixture(1200, 8, clusters=3, seed=3)  # a background job, not an immediate one
+    with service.client() as c:
+        noise = submit(c, "cluster", data, algorithm="dbscan", eps=1e-6).json()
+        assert noise["noise_points"] == 300 and noise["n_clusters"] == 0
+        assert "dbscan labelled all 300 rows noise (-1) and found no cluster: raise eps" in noise["warning"]
+        ignored = submit(c, "cluster", data, algorithm="hdbscan", n_clusters=5, min_cluster_size=20).json()
+        assert ("n_clusters=5 is ignored by hdbscan, which finds the number of clusters itself "
+                f"(found {ignored['n_clusters']})") in ignored["warning"]
+        plain = submit(c, "cluster", data, algorithm="hdbscan", min_cluster_size=20).json()
+        assert plain["warning"] is None
+        job = start_job(c, "cluster", big, algorithm="dbscan", eps=1e-6, n_clusters=4)
+        done = wait_status(c, job)
+    assert done["status"] == "completed" and done["result"]["noise_points"] == 1200
+    assert "labelled all 1200 rows noise" in done["warning"] and "n_clusters=4 is ignored" in done["warning"]
+
+
+def test_one_column_data_is_refused(service: Service) -> None:
+    with service.client() as c:
+        for kind in ("umap", "cluster"):
+            r = c.post(f"/umap/streaming/{kind}", json={"data": [[1.0], [2.0], [3.0]]})
+            assert r.status_code == 422 and r.json()["field"] == "data", r.text
+            assert "at least 2 columns" in r.json()["detail"]
+            assert submit(c, kind, np.ones((1500, 1), dtype=np.float32)).status_code == 422
 
 
 def test_ten_thousand_rows_stream_to_completion(service: Service) -> None:
@@ -365,3 +405,40 @@ def test_demo_data_sets_and_jobs(service: Service) -> None:
     assert missing.status_code == 404 and "faces" in missing.json()["detail"]
     assert wrong_kind.status_code == 404 and "tsne" in wrong_kind.json()["detail"]
     assert too_many.status_code == 422 and too_many.json()["field"] == "rows"
+
+
+def test_metrics_count_jobs_stages_workers_and_bytes(service: Service) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    data, _ = labelled_mixture(1200, 8, seed=42)
+    with service.client() as c:
+        job_id = start_job(c, "umap", data, n_epochs=30)
+        assert wait_status(c, job_id)["status"] == "completed"
+        response = c.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(response.text) for s in family.samples}
+
+    def value(name: str, **labels: str) -> float:
+        return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    backend = "cpu" if service.backend in ("cpu", "dask") else service.backend
+    assert value("streaming_umap_jobs_total", kind="umap", backend=backend, status="completed") >= 1
+    assert value("streaming_umap_job_duration_seconds_count", kind="umap", backend=backend) >= 1
+    assert value("streaming_umap_stage_duration_seconds_count", kind="umap", stage="layout",
+                 backend=backend) >= 1
+    assert value("streaming_umap_ingested_bytes_total", format="npy") >= data.nbytes
+    assert value("streaming_umap_workers", executor=service.executor, state="alive") == 2
+    assert ("streaming_umap_queue_depth", ()) in samples
+
+
+def test_a_sampled_fit_places_the_other_rows_with_a_frame_per_chunk(service: Service) -> None:
+    data, _ = labelled_mixture(3000, 16, clusters=4, seed=43)
+    with service.client() as c:
+        job_id = start_job(c, "umap", data, fit_sample_rows=1000, random_state=2, n_epochs=50)
+        seen = frames(service.ws_url, job_id, timeout=300)
+        embedding = np.load(io.BytesIO(c.get(f"/umap/streaming/result/{job_id}", params={"format": "npy"}).content))
+    assert seen[-1]["type"] == "completed", seen[-1]
+    assert "transform" in {f["stage"] for f in seen}
+    assert "random sample of 1000 of the 3000 rows" in seen[-1]["warning"]
+    assert embedding.shape == (3000, 2) and np.isfinite(embedding).all()

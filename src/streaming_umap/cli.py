@@ -25,6 +25,8 @@ Exit codes (scripts may rely on them):
     5    the server is busy or broken (429 queue full, 503, 500)
     6    not authorised: no API key, or not a valid one (401), or a cross-site refusal (403)
     130  interrupted by Ctrl-C or SIGTERM; ``run`` cancels its job on the server first
+    141  standard output was closed early (``streaming-umap jobs --all | head -5``);
+         nothing more is written, and no traceback
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ from .config import Settings
 from .errors import ConfigError
 
 ENV_URL = "STREAMING_UMAP_URL"
+# Imported only by the service, and installed by the `server` extra: the base install is the client.
+SERVER_MODULES = frozenset({"uvicorn", "starlette", "msgspec", "umap", "pynndescent", "numba",
+                            "sklearn", "scipy", "psutil", "prometheus_client", "distributed"})
 DEFAULT_URL = "http://127.0.0.1:8003"
 
 
@@ -55,6 +60,7 @@ class Exit(enum.IntEnum):
     SERVER = 5
     UNAUTHORIZED = 6
     INTERRUPTED = 130
+    BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command cut off by `| head`
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -66,6 +72,8 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if args.workers is not None:
         overrides["max_concurrent_jobs"] = args.workers
+    if args.dask:
+        overrides.update(executor="dask", dask_scheduler=args.dask)
     settings = settings.with_overrides(**overrides)
     FolderLock(settings.data_dir).acquire().release()  # a clear message before binding the port
     serve(create_app(settings), settings, log_level="info", ws_max_size=16 << 20)
@@ -202,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=None, help="concurrent jobs")
+    serve.add_argument("--dask", metavar="ADDRESS", default=None,
+                       help="run every job on this Dask scheduler (tcp://host:8786), "
+                            "as STREAMING_UMAP_DASK_SCHEDULER does")
     serve.set_defaults(func=_serve)
     _run_parser(sub)
     jobs = sub.add_parser("jobs", help="list active jobs (--all: finished ones too)")
@@ -264,8 +275,10 @@ def _message(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
     if isinstance(exc, ModuleNotFoundError):
-        return (f"missing module {exc.name!r}: the client commands need "
-                "`pip install streaming-umap[client]`")
+        if (exc.name or "").split(".")[0] in SERVER_MODULES:
+            return (f"missing module {exc.name!r}: serve, and run without --server, compute on "
+                    "this machine and need the server extra: pip install \"streaming-umap[server]\"")
+        return f"missing module {exc.name!r}: reinstall streaming-umap (pip install streaming-umap)"
     text = str(exc)
     try:
         from . import client as c
@@ -280,6 +293,28 @@ def _message(exc: BaseException) -> str:
     return text
 
 
+def _stdout_broken() -> bool:
+    """Whether standard output is a pipe whose reader has gone (poll says POLLERR), as
+    opposed to a BrokenPipeError from some socket, which stays a bug with a traceback."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _stdout_closed() -> int:
+    """The reader of standard output went away (``| head``): stop quietly, as ``cat`` does.
+    Standard output now points at /dev/null, so the interpreter's final flush cannot raise."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return Exit.BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
@@ -287,6 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        if not _stdout_broken():
+            raise
+        return _stdout_closed()
     except (Exception, KeyboardInterrupt) as exc:
         code = exit_code(exc)
         if code is None:

@@ -107,6 +107,8 @@ class Settings:
     port: int = 8003  # PORT or STREAMING_UMAP_PORT
     backend: BackendChoice = "auto"  # STREAMING_UMAP_BACKEND
     executor: ExecutorChoice = "local"  # STREAMING_UMAP_EXECUTOR (dask when a scheduler is set)
+    dask_scheduler: str | None = None  # STREAMING_UMAP_DASK_SCHEDULER: tcp://host:8786
+    artifacts: str | None = None  # STREAMING_UMAP_ARTIFACTS: fsspec URL shared with Dask workers
     chunk_size: int = 1000  # GPU_UMAP_CHUNK_SIZE
     max_concurrent_jobs: int = 3  # GPU_UMAP_MAX_CONCURRENT_JOBS
     immediate_workers: int = 1  # STREAMING_UMAP_IMMEDIATE_WORKERS
@@ -126,6 +128,10 @@ class Settings:
     sweep_interval: float = 60.0  # STREAMING_UMAP_SWEEP_INTERVAL (s) between result-expiry sweeps
     ws_send_timeout: float = 10.0  # STREAMING_UMAP_WS_SEND_TIMEOUT (s): slower subscribers are dropped
     exact_knn_max_rows: int = 4096  # STREAMING_UMAP_EXACT_KNN_MAX_ROWS
+    # STREAMING_UMAP_FIT_SAMPLE_ROWS: above this many rows a UMAP job is fitted on a random
+    # sample of this many and the rest placed into its layout (0: always a full fit); unset:
+    # the backend's default (CPU: DEFAULT_FIT_SAMPLE_ROWS, GPU: 0)
+    fit_sample_rows: int | None = None
     warmup: Warmup = "full"  # STREAMING_UMAP_WARMUP: full | light (exact kNN path only) | off
     cuda_visible_devices: str | None = None  # CUDA_VISIBLE_DEVICES (passed to workers)
     rmm_pool_bytes: int | None = None  # GPU_UMAP_RMM_POOL_SIZE (MiB), None = half the free memory
@@ -163,9 +169,16 @@ class Settings:
             raise ConfigError(
                 f"STREAMING_UMAP_BACKEND must be auto, cpu or gpu, found {backend!r}"
             )
-        executor = e.get("STREAMING_UMAP_EXECUTOR", "local").strip().lower() or "local"
+        scheduler = e.get("STREAMING_UMAP_DASK_SCHEDULER", "").strip() or None
+        executor = e.get("STREAMING_UMAP_EXECUTOR", "dask" if scheduler else "local").strip().lower()
         if executor not in ("local", "dask"):
             raise ConfigError(f"STREAMING_UMAP_EXECUTOR must be local or dask, found {executor!r}")
+        if executor == "dask" and not scheduler:
+            raise ConfigError("STREAMING_UMAP_EXECUTOR=dask needs STREAMING_UMAP_DASK_SCHEDULER "
+                              "(the scheduler's address, e.g. tcp://host:8786)")
+        if scheduler and "://" not in scheduler:
+            raise ConfigError("STREAMING_UMAP_DASK_SCHEDULER must be an address like "
+                              f"tcp://host:8786, found {scheduler!r}")
         pool_mb = e.get("GPU_UMAP_RMM_POOL_SIZE")
         port_name = "PORT" if e.get("PORT") else "STREAMING_UMAP_PORT"
         return cls(
@@ -173,6 +186,8 @@ class Settings:
             port=_int(e, port_name, cls.port, 0, 65535),
             backend=backend,  # type: ignore[arg-type]
             executor=executor,  # type: ignore[arg-type]
+            dask_scheduler=scheduler,
+            artifacts=e.get("STREAMING_UMAP_ARTIFACTS", "").strip() or None,
             chunk_size=_int(e, "GPU_UMAP_CHUNK_SIZE", cls.chunk_size, 100, 1_000_000),
             max_concurrent_jobs=_int(
                 e, "GPU_UMAP_MAX_CONCURRENT_JOBS", cls.max_concurrent_jobs, 1, 64
@@ -207,6 +222,8 @@ class Settings:
             ws_send_timeout=_float(
                 e, "STREAMING_UMAP_WS_SEND_TIMEOUT", cls.ws_send_timeout, 0.1
             ),
+            fit_sample_rows=(_int(e, "STREAMING_UMAP_FIT_SAMPLE_ROWS", 0, 0, 1 << 40)
+                             if e.get("STREAMING_UMAP_FIT_SAMPLE_ROWS", "").strip() else None),
             exact_knn_max_rows=_int(
                 e, "STREAMING_UMAP_EXACT_KNN_MAX_ROWS", cls.exact_knn_max_rows, 0, 10_000_000
             ),

@@ -37,6 +37,7 @@ FIELD_RULES: dict[str, str] = {
     "random_state": "null or an integer in 0..4294967295",
     "n_epochs": "null or an integer in 1..5000",
     "chunk_size": "null or an integer in 100..1000000",
+    "fit_sample_rows": "null (the server's default) or an integer >= 0 (0: fit every row)",
     "algorithm": "one of " + ", ".join(ALGORITHMS),
     "n_clusters": "an integer in 1..10000 and at most the number of rows",
     "eps": "a number > 0",
@@ -55,6 +56,9 @@ class UMAPParams(Struct, kw_only=True, forbid_unknown_fields=True):
     random_state: Seed | None = None
     n_epochs: Annotated[int, Meta(ge=1, le=5000)] | None = None
     chunk_size: ChunkSize | None = None
+    fit_sample_rows: Annotated[int, Meta(ge=0, le=1 << 40, description=(
+        "above this many rows, fit on a random sample of this many and place the rest into "
+        "that layout (0: fit every row; unset: the server's STREAMING_UMAP_FIT_SAMPLE_ROWS)"))] | None = None
 
 
 class ClusterParams(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -154,6 +158,7 @@ class JobStatus(Progress, kw_only=True):
     epoch: int | None = None
     total_epochs: int | None = None
     result_expired: bool = False
+    worker: str | None = None  # which worker ran it: local:job-N, or a Dask worker's address
 
 
 class JobList(Struct, kw_only=True):
@@ -225,6 +230,7 @@ class Health(Struct, kw_only=True):
     uptime_seconds: float
     gpu: dict[str, Any] | None = None
     warmup: dict[str, Any] | None = None  # while no job worker is warm: {"step", "elapsed_seconds"}
+    scheduler: dict[str, Any] | None = None  # the Dask executor: address, state, since, error
     processes: list[dict[str, Any]] = []
 
 

@@ -19,6 +19,16 @@ def test_plan_uses_the_exact_or_approximate_knn_cost() -> None:
     assert model.total(big) > model.total(small)
 
 
+def test_a_sampled_fit_plans_the_fit_on_the_sample_and_a_transform_stage() -> None:
+    model = CostModel("cpu")
+    full = {p.stage: p for p in model.plan("umap", 100_000, 64, {"n_neighbors": 15}, 4096)}
+    sampled = {p.stage: p for p in model.plan("umap", 100_000, 64, {"n_neighbors": 15,
+                                                                    "fit_sample_rows": 20_000}, 4096)}
+    assert "transform" not in full and list(sampled) == ["load", "knn", "graph", "layout", "transform", "write"]
+    assert sampled["layout"].units < full["layout"].units and sampled["load"].units == full["load"].units
+    assert sampled["transform"].units == 80_000 * 15 * 100
+
+
 def test_layout_cost_follows_the_epoch_default() -> None:
     model = CostModel("cpu")
     layout = {p.stage: p for p in model.plan("umap", 10_000, 8, {}, 0)}["layout"]

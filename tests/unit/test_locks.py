@@ -14,10 +14,12 @@ from packaging.requirements import Requirement
 ROOT = Path(__file__).resolve().parents[2]
 LOCKS = ROOT / "requirements"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-# lock file -> the extras of pyproject.toml it holds (besides the base dependencies)
-SETS = {"server": [], "test": ["test", "client"], "bench": ["bench"], "client": ["client"],
-        "gpu": ["gpu"]}
-CPU_SETS = ("server", "test", "bench", "client")
+# lock file -> the extras of pyproject.toml it holds (besides the base dependencies, which
+# are the client); test, bench, dask and gpu name the server extra themselves
+SETS = {"server": ["server"], "test": ["test"], "bench": ["bench"], "client": ["client"],
+        "dask": ["dask"], "gpu": ["gpu"]}
+SELF = "streaming-umap"
+CPU_SETS = ("server", "test", "bench", "client", "dask")
 
 
 def _drift_module() -> ModuleType:
@@ -31,11 +33,23 @@ def _drift_module() -> ModuleType:
 drift = _drift_module()
 
 
+def _extra(extra: str) -> list[Requirement]:
+    """An extra's requirements, with ``streaming-umap[other]`` replaced by other's."""
+    found = []
+    for line in PYPROJECT["project"]["optional-dependencies"][extra]:
+        req = Requirement(line)
+        if drift.canonical(req.name) == SELF:
+            for inner in sorted(req.extras):
+                found += _extra(inner)
+        else:
+            found.append(req)
+    return found
+
+
 def _requirements(name: str) -> list[Requirement]:
-    project = PYPROJECT["project"]
-    found = [Requirement(r) for r in project["dependencies"]]
+    found = [Requirement(r) for r in PYPROJECT["project"]["dependencies"]]
     for extra in SETS[name]:
-        found += [Requirement(r) for r in project["optional-dependencies"][extra]]
+        found += _extra(extra)
     return found
 
 
@@ -60,6 +74,15 @@ def test_the_lock_pins_every_dependency_within_its_range(name: str) -> None:
             outside += [f"{req.name}=={v} (pyproject: {req.specifier})" for v in versions
                         if not req.specifier.contains(v, prereleases=True)]
     assert (missing, outside) == ([], []), "pyproject.toml changed without `make lock`"
+
+
+def test_the_client_lock_holds_nothing_of_the_server_side() -> None:
+    client = set(drift.locked(LOCKS / "client.txt"))
+    base = {drift.canonical(Requirement(r).name) for r in PYPROJECT["project"]["dependencies"]}
+    server_only = {drift.canonical(r.name) for r in _extra("server")} - base
+    assert {"numba", "umap-learn", "scipy", "scikit-learn", "uvicorn", "starlette"} <= server_only
+    assert sorted(client & server_only) == []
+    assert sorted(client - set(drift.locked(LOCKS / "server.txt"))) == []
 
 
 def test_the_cpu_sets_agree_on_every_shared_version() -> None:

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 export const webRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const repoRoot = resolve(webRoot, '..');
 export const bundleDir = join(repoRoot, 'src', 'streaming_umap', 'web', 'static', 'app');
+// Swagger UI's files for /docs, copied from the swagger-ui-dist package (scripts/docs-assets.mjs).
+export const docsDir = join(repoRoot, 'src', 'streaming_umap', 'web', 'static', 'docs');
 export const generatedFile = join(webRoot, 'src', 'generated', 'openapi.ts');
 
 export function pythonPath() {

@@ -5,7 +5,10 @@ import type { JobView } from '../src/client/types';
 import { StreamingProgressMonitor, type MonitoredJob } from '../src/react/StreamingProgressMonitor';
 import { formatDuration, remainingSeconds } from '../src/react/format';
 
-afterEach(cleanup);
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+});
 
 function job(overrides: Partial<MonitoredJob>): MonitoredJob {
   return {
@@ -18,6 +21,7 @@ function job(overrides: Partial<MonitoredJob>): MonitoredJob {
 
 describe('StreamingProgressMonitor', () => {
   it('shows progress, stage, ETA, elapsed time and the transport', () => {
+    vi.useFakeTimers({ toFake: ['Date'] }); // the clock stands still: ETA and elapsed are exact
     render(<StreamingProgressMonitor jobs={[job({})]} onCancelJob={() => undefined} />);
     const bar = screen.getByRole('progressbar');
     expect(bar.getAttribute('aria-valuenow')).toBe('63.2');

@@ -72,6 +72,27 @@ describe('useStreamingUMAP', () => {
     expect(done.kind).toBe('umap');
     if (done.kind === 'umap') expect([done.embedding.rows, done.embedding.cols]).toEqual([20, 2]);
     expect(result.current.hasActiveJobs()).toBe(false);
+    // the documented shape too, as the immediate answer has it, next to the summary
+    const documented = result.current.activeJobs[0].result;
+    expect(documented?.embeddings).toHaveLength(20);
+    expect(documented?.embeddings?.[3]).toEqual([3, 3.5]);
+    expect(documented?.embeddings).toBe(documented?.embeddings); // made once, on first read
+    expect([documented?.n_rows, documented?.npy_url]).toEqual([20, `/umap/streaming/result/${jobId}?format=npy`]);
+    expect(documented?.labels).toBeUndefined();
+  });
+
+  it('keeps job.result the summary until the arrays are fetched, and only then adds them', async () => {
+    const { result } = setup({ fetchResults: false });
+    let jobId = '';
+    await act(async () => {
+      jobId = (await result.current.startUMAPJob.mutateAsync({ data: rows(20) })).job_id;
+    });
+    expect(result.current.activeJobs[0].result).toBeNull();
+    await until(() => service.job(jobId).subscribers.size === 1, 'the socket');
+    act(() => service.job(jobId).complete());
+    await until(() => result.current.activeJobs[0].status === 'completed', 'completed');
+    expect(result.current.activeJobs[0].result?.n_rows).toBe(20);
+    expect(result.current.activeJobs[0].result?.embeddings).toBeUndefined();
   });
 
   it('starts clustering on a Matrix and fetches Int32Array labels', async () => {
@@ -87,6 +108,8 @@ describe('useStreamingUMAP', () => {
     const output = await until(() => result.current.activeJobs[0].output, 'the labels');
     expect(output.kind === 'cluster' && output.labels).toBeInstanceOf(Int32Array);
     if (output.kind === 'cluster') expect(output.nClusters).toBe(3);
+    expect(result.current.activeJobs[0].result?.labels).toEqual([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2]);
+    expect(result.current.activeJobs[0].result?.n_clusters).toBe(3);
   });
 
   it('cancels, pauses and resumes jobs', async () => {

@@ -40,6 +40,10 @@ class RunOptions:
 
     chunk_size: int = 1000
     exact_knn_max_rows: int = 4096
+    fit_sample_rows: int = 0  # above this many rows, fit on a sample of it and place the rest
+    # places rows into a fitted layout (pipeline.sample_fit.Placer); None: chunk after chunk
+    # here. The Dask executor's spreads the chunks over the cluster.
+    placer: Any = None
 
 
 class Backend(Protocol):

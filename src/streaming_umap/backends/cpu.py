@@ -77,12 +77,14 @@ class CPUBackend:
         small = _sample(1200, 32, 0)
         sizes = {"below": _sample(8000, 8, 3), "above": _sample(20_000, 8, 2)}  # NND_LARGE_ROWS
         for metric in ("euclidean", "cosine"):
-            say(f"exact kNN, graph and layout ({metric})")
-            params = UMAPParams(n_neighbors=15, metric=metric, n_epochs=20, random_state=0)
-            self.umap(small, params, NullCheckpoint(), exact)
+            # a seed lays out on one thread, no seed in parallel: two compiled layouts
+            for seed in (0, None):
+                say(f"exact kNN, graph and {'seeded' if seed is not None else 'parallel'} layout ({metric})")
+                params = UMAPParams(n_neighbors=15, metric=metric, n_epochs=20, random_state=seed)
+                self.umap(small, params, NullCheckpoint(), exact)
             for where, data in sizes.items() if not light else ():
                 say(f"NN-descent ({metric}, inputs {where} 16,384 rows)")
-                self.umap(data, UMAPParams(n_neighbors=15, metric=metric, n_epochs=1, random_state=0),
+                self.umap(data, UMAPParams(n_neighbors=15, metric=metric, n_epochs=1),
                           NullCheckpoint(), approx)
         say("k-means")
         self.cluster(small, ClusterParams(algorithm="kmeans", n_clusters=4), NullCheckpoint(), exact)
@@ -118,16 +120,22 @@ class CPUBackend:
     def umap(
         self, data: np.ndarray, params: UMAPParams, cp: Any, options: RunOptions
     ) -> UMAPOutput:
+        from ..pipeline.sample_fit import fit_sample_then_place, wants_sample
         from ..pipeline.umap_cpu import run_umap
 
+        if wants_sample(data.shape[0], options):
+            return fit_sample_then_place(data, params, cp, options, run_umap)
         return run_umap(data, params, cp, options)
 
     def cluster(
         self, data: np.ndarray, params: ClusterParams, cp: Any, options: RunOptions
     ) -> ClusterOutput:
         from ..pipeline.cluster_cpu import run_cluster
+        from .cluster_notes import cluster_warnings
 
-        return run_cluster(data, params, cp, options)
+        out = run_cluster(data, params, cp, options)
+        out.warnings.extend(cluster_warnings(params, out))
+        return out
 
     def memory_estimate(self, rows: int, dims: int, kind: str, params: dict[str, Any]) -> int | None:
         return None

@@ -132,6 +132,14 @@ class GPUBackend:
             UMAP(n_neighbors=15, n_epochs=20, build_algo="nn_descent").fit_transform(data)
 
     def umap(self, data: np.ndarray, params: UMAPParams, cp: Checkpoint, options: RunOptions) -> UMAPOutput:
+        from ..pipeline.sample_fit import fit_sample_then_place, wants_sample
+
+        if wants_sample(data.shape[0], options):  # cuML fits the sample; the CPU places the rest
+            return fit_sample_then_place(data, params, cp, options, self._umap_full)
+        return self._umap_full(data, params, cp, options)
+
+    def _umap_full(self, data: np.ndarray, params: UMAPParams, cp: Checkpoint,
+                   options: RunOptions) -> UMAPOutput:
         from ._gpu_umap import run_umap_gpu
 
         budget = self.runtime.job_budget()
@@ -140,9 +148,12 @@ class GPUBackend:
 
     def cluster(self, data: np.ndarray, params: ClusterParams, cp: Checkpoint, options: RunOptions) -> ClusterOutput:
         from ._gpu_cluster import run_cluster_gpu
+        from .cluster_notes import cluster_warnings
 
-        return self._run("cluster", data, params_to_dict(params),
-                         lambda: run_cluster_gpu(data, params, cp, options))
+        out = self._run("cluster", data, params_to_dict(params),
+                        lambda: run_cluster_gpu(data, params, cp, options))
+        out.warnings.extend(cluster_warnings(params, out))
+        return out
 
     def memory_estimate(self, rows: int, dims: int, kind: str, params: dict[str, Any]) -> int | None:
         return estimate_job_bytes(kind, rows, dims, params, budget_bytes=self.runtime.job_budget())

@@ -73,6 +73,7 @@ class Job:
     seq: int = 0
     paused_seconds: float = 0.0
     paused_since: float | None = None
+    worker: str | None = None  # which worker ran it (a local worker, or a Dask worker's address)
     waiting_for: str | None = None  # what a pending job waits for (not stored: re-derived)
     owner: str | None = None  # the id of the API key that created it (None: no key)
 

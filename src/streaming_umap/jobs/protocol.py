@@ -29,6 +29,7 @@ class RunJob:
     rows: int = 0
     dims: int = 0
     threads: int | None = None  # compute threads to start with (None: every core given)
+    fit_sample_rows: int = 0  # above this many rows: fit on a sample, place the rest
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,16 @@ class Ready:
     info: dict[str, Any]
     calibration: dict[str, float]
     warmup_seconds: float
+
+
+@dataclass(frozen=True)
+class Started:
+    """The job began on this worker (a process of this server, or a Dask worker)."""
+
+    job_id: str
+    worker: str
+    backend: str
+    at: float
 
 
 @dataclass(frozen=True)

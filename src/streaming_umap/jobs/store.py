@@ -34,13 +34,13 @@ _COLUMNS = (
     "id", "kind", "status", "stage", "params", "total_points", "dims", "total_chunks",
     "created_at", "started_at", "finished_at", "processed_points", "current_chunk",
     "epoch", "total_epochs", "progress", "error", "warning", "result", "result_expired",
-    "paused_seconds", "seq", "owner",
+    "paused_seconds", "seq", "worker", "owner",
 )
 _JSON_COLUMNS = {"params", "result"}
 _WRITE_BYTES = 8 << 20
-# Columns added after the first release, with their SQL type: an older jobs.sqlite3 gets
-# them at start (jobs recorded before then have no owner: only admin keys see them).
-_ADDED_COLUMNS = (("owner", "TEXT"),)
+# Columns added after the first release, name -> SQL type: an older jobs.sqlite3 gets them
+# at start (jobs recorded before the owner column have none: only admin keys see them).
+_ADDED_COLUMNS = {"worker": "TEXT", "owner": "TEXT"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     total_points INTEGER, dims INTEGER, total_chunks INTEGER, created_at REAL,
     started_at REAL, finished_at REAL, processed_points INTEGER, current_chunk INTEGER,
     epoch INTEGER, total_epochs INTEGER, progress REAL, error TEXT, warning TEXT,
-    result TEXT, result_expired INTEGER, paused_seconds REAL, seq INTEGER, owner TEXT
+    result TEXT, result_expired INTEGER, paused_seconds REAL, seq INTEGER, worker TEXT, owner TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 CREATE TABLE IF NOT EXISTS cost_model (
@@ -101,12 +101,12 @@ class JobStore:
         self._migrate()
 
     def _migrate(self) -> None:
-        """Bring a data folder written by an older version up to date (added columns)."""
+        """Columns added since a data folder was created (SQLite adds them in place)."""
         have = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-        for column, kind in _ADDED_COLUMNS:
-            if column not in have:
-                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
-                log.info("job store %s: added column %s", self.path, column)
+        for name, kind in _ADDED_COLUMNS.items():
+            if name not in have:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+                log.info("job store %s: added column %s", self.path, name)
         self._db.execute("CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner)")
 
     # ---------------------------------------------------------------- records

@@ -33,6 +33,7 @@ from ..errors import (
     PayloadTooLarge,
     QueueFull,
     QuotaExceeded,
+    ServiceUnavailable,
     StorageFull,
     is_disk_full,
 )
@@ -40,6 +41,7 @@ from ..pipeline.eta import CostModel, ProgressTracker
 from . import protocol as msg
 from .executors import Executor, create_executor
 from .hub import Hub
+from .metrics import Metrics
 from .models import ACTIVE_STATUSES, Job, Status
 from .store import JobStore
 from .views import frame_of
@@ -76,10 +78,11 @@ def _storage_error(exc: BaseException, what: str) -> StorageFull | None:
 
 class Supervisor:
     def __init__(self, settings: Settings, store: JobStore, hub: Hub,
-                 executor: Executor | None = None) -> None:
+                 executor: Executor | None = None, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.store = store
         self.hub = hub
+        self.metrics = metrics
         self.executor = executor if executor is not None else create_executor(settings)
         self.jobs: dict[str, Job] = {}
         self.queue: deque[str] = deque()
@@ -162,6 +165,9 @@ class Supervisor:
         """Queue a job owned by ``principal``. ``input_file``: a spooled ``.npy`` holding
         exactly ``data``, which becomes the job's input by a rename instead of being
         written again."""
+        unavailable = self.executor.available()
+        if unavailable is not None:
+            raise ServiceUnavailable(unavailable)
         if self.pending_count() >= self.settings.max_queue:
             raise QueueFull(
                 f"the queue is full ({self.settings.max_queue} pending jobs); try again later",
@@ -206,6 +212,9 @@ class Supervisor:
         return job
 
     async def immediate(self, kind: str, params: dict[str, Any], data: np.ndarray) -> dict[str, Any]:
+        unavailable = self.executor.available()
+        if unavailable is not None:
+            raise ServiceUnavailable(unavailable)
         request = msg.RunImmediate(next(self._ids), kind, params, data,
                                    params.get("chunk_size") or self.settings.chunk_size,
                                    self.settings.exact_knn_max_rows)
@@ -356,14 +365,16 @@ class Supervisor:
     def _start_job(self, job: Job) -> bool:
         now = time.time()
         chunk = job.params.get("chunk_size") or self.settings.chunk_size
+        sample = self.executor.fit_sample_rows(job.params) if job.kind == "umap" else 0
         run = msg.RunJob(job.id, job.kind, job.params, str(self.store.input_path(job.id)),
                          str(self.store.job_dir(job.id)), chunk, self.settings.exact_knn_max_rows,
-                         rows=job.total_points, dims=job.dims)
+                         rows=job.total_points, dims=job.dims, fit_sample_rows=sample)
         if not self.executor.start_job(run):
             self.queue.appendleft(job.id)
             return False
         job.move_to(Status.PROCESSING, now)
-        plan = self.model().plan(job.kind, job.total_points, job.dims, job.params,
+        plan = self.model().plan(job.kind, job.total_points, job.dims,
+                                 {**job.params, "fit_sample_rows": sample},
                                  self.executor.exact_max_rows(job.params))
         self.trackers[job.id] = ProgressTracker(plan, now)
         job.progress, job.eta_seconds = self.trackers[job.id].estimate(now)
@@ -406,7 +417,10 @@ class Supervisor:
             return
         now = time.time()
         tracker = self.trackers.get(job.id)
-        if isinstance(message, msg.StageStarted):
+        if isinstance(message, msg.Started):
+            job.worker = message.worker
+            self.store.save(job)
+        elif isinstance(message, msg.StageStarted):
             job.stage = message.stage
             if tracker:
                 tracker.on_stage(message.stage, message.total, message.at)
@@ -476,10 +490,12 @@ class Supervisor:
             self._finish(job, Status.CANCELLED, now, error="cancelled on request (after it had finished computing)")
             return
         tracker = self.trackers.get(job.id)
+        stages: list[tuple[str, float]] = []
         if tracker:
             model = self.model()
             for plan, seconds in tracker.finish(now):
                 model.observe(plan.key, plan.units, seconds)
+                stages.append((plan.stage, seconds))
             self.store.save_cost_model(model.backend, model.coef)
             log.info("cost model after %s: %s", job.id,
                      {f"{p.key}": f"{s:.2f}s/{p.seconds:.2f}s" for p, s in tracker.finished})
@@ -489,10 +505,10 @@ class Supervisor:
         job.processed_points = job.total_points
         job.current_chunk = job.total_chunks
         job.progress, job.stage = 100.0, "done"
-        self._finish(job, Status.COMPLETED, now)
+        self._finish(job, Status.COMPLETED, now, stages=stages)
 
     def _finish(self, job: Job, status: Status, now: float, error: str | None = None,
-                requested: bool = False) -> None:
+                requested: bool = False, stages: list[tuple[str, float]] | None = None) -> None:
         """End the job. The record is written before its files go. If it cannot be (a full
         disk): a ``requested`` end (a caller's cancel) is undone and the caller gets the
         507; an end the worker reported stands in memory and is recorded at a later save."""
@@ -517,6 +533,8 @@ class Supervisor:
         if job.id in self.queue:
             self.queue.remove(job.id)
         self._publish(job, status.value, important=True)
+        if self.metrics is not None:
+            self.metrics.job_finished(job, self.backend, stages or [])
         log.info("%s %r%s", status.value, job, f": {error}" if error else "")
 
     # ------------------------------------------------------------------ estimates
@@ -539,7 +557,8 @@ class Supervisor:
             job = self.jobs.get(job_id)
             if job is None or job.status != Status.PENDING:
                 continue
-            own = model.total(model.plan(job.kind, job.total_points, job.dims, job.params,
+            plan_params = {**job.params, "fit_sample_rows": self.executor.fit_sample_rows(job.params)}
+            own = model.total(model.plan(job.kind, job.total_points, job.dims, plan_params,
                                          self.executor.exact_max_rows(job.params)))
             job.eta_seconds = warm_left + ahead / workers + own
             job.waiting_for = self._waiting_for(warming, queued)

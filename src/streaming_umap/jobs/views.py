@@ -55,6 +55,7 @@ def status_of(job: Job, now: float | None = None) -> dict[str, Any]:
         epoch=job.epoch,
         total_epochs=job.total_epochs,
         result_expired=job.result_expired,
+        worker=job.worker,
     )
     return out
 

@@ -80,10 +80,11 @@ def warm(backend: Any, cfg: WorkerConfig, started: float,
     return msg.Ready(backend.name, backend.describe(), calibration, seconds)
 
 
-def _options(job: msg.RunJob | msg.RunImmediate) -> Any:
+def _options(job: msg.RunJob | msg.RunImmediate, placer: Any = None) -> Any:
     from ..backends.base import RunOptions
 
-    return RunOptions(chunk_size=job.chunk_size, exact_knn_max_rows=job.exact_knn_max_rows)
+    return RunOptions(chunk_size=job.chunk_size, exact_knn_max_rows=job.exact_knn_max_rows,
+                      fit_sample_rows=getattr(job, "fit_sample_rows", 0), placer=placer)
 
 
 def _compute(backend: Any, kind: str, data: np.ndarray, params: dict[str, Any], cp: Any, options: Any) -> Any:
@@ -109,8 +110,9 @@ def _write_result(kind: str, out: Any, out_dir: Path, rows: int) -> dict[str, An
     return summary
 
 
-def run_job(backend: Any, channel: Channel, job: msg.RunJob) -> bool:
-    """Run one job to its end; return False if the worker must retire afterwards."""
+def run_job(backend: Any, channel: Channel, job: msg.RunJob, placer: Any = None) -> bool:
+    """Run one job to its end; return False if the worker must retire afterwards.
+    ``placer``: how a job fitted on a sample places the other rows (None: here)."""
     cp = ChannelCheckpoint(channel, job.job_id)
     if job.threads:
         set_compute_threads(job.threads)
@@ -119,7 +121,7 @@ def run_job(backend: Any, channel: Channel, job: msg.RunJob) -> bool:
         data = np.load(job.input_path, mmap_mode="r")
         data = np.ascontiguousarray(data, dtype=np.float32)
         cp.advance(1)
-        out = _compute(backend, job.kind, data, job.params, cp, _options(job))
+        out = _compute(backend, job.kind, data, job.params, cp, _options(job, placer))
         cp.stage("write", 1)
         summary = _write_result(job.kind, out, Path(job.output_dir), int(data.shape[0]))
         cp.advance(1)

@@ -24,9 +24,11 @@ from .checkpoint import Verdict
 BASE_SECONDS = 0.02
 
 STAGES: dict[str, tuple[str, ...]] = {
-    "umap": ("load", "knn", "graph", "layout", "write"),
+    "umap": ("load", "knn", "graph", "layout", "transform", "write"),
     "cluster": ("load", "cluster", "write"),
 }
+
+OPTIONAL_STAGES = frozenset({"transform"})
 
 # Seconds per unit, measured on a 2-core x86 box (CPU) and an H200 (GPU, from
 # shared/DESIGN.md); replaced by warm-up measurements and finished jobs.
@@ -41,6 +43,7 @@ PRIORS: dict[str, dict[str, float]] = {
         "cluster:kmeans": 2e-10,
         "cluster:dbscan": 4e-11,
         "cluster:hdbscan": 2e-7,
+        "transform": 1e-7,
     },
     "gpu": {
         "load": 1e-9,
@@ -52,6 +55,7 @@ PRIORS: dict[str, dict[str, float]] = {
         "cluster:kmeans": 2e-12,
         "cluster:dbscan": 2e-11,
         "cluster:hdbscan": 1.3e-7,
+        "transform": 1e-7,  # placement runs on the CPU cores of the GPU worker
     },
 }
 
@@ -65,7 +69,13 @@ def stage_key_units(
     kind: str, stage: str, rows: int, dims: int, params: dict[str, Any], exact_max_rows: int
 ) -> tuple[str, float]:
     """The cost-model key and the work units of one stage of a job."""
+    sample = int(params.get("fit_sample_rows") or 0)
+    placed = rows - sample if 0 < sample < rows else 0
+    if placed and stage in ("knn", "graph", "layout"):
+        rows = sample  # fitted on the sample; the rest is placed in the transform stage
     k = max(1, min(int(params.get("n_neighbors", 15)), max(1, rows - 1)))
+    if stage == "transform":  # each placed row: a kNN query and 100 short epochs
+        return "transform", float(placed) * k * 100
     if stage == "load":
         return "load", float(rows * dims)
     if stage == "write":
@@ -116,6 +126,8 @@ class CostModel:
         out = []
         for stage in STAGES[kind]:
             key, units = stage_key_units(kind, stage, rows, dims, params, exact_max_rows)
+            if stage in OPTIONAL_STAGES and units <= 0:
+                continue  # not part of this job (transform: only when fitted on a sample)
             out.append(StagePlan(stage, key, units, self.predict(key, units)))
         return out
 

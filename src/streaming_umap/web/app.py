@@ -21,6 +21,7 @@ from ..auth import KeyStore
 from ..config import Settings
 from ..jobs.folder_lock import FolderLock
 from ..jobs.hub import Hub
+from ..jobs.metrics import Metrics
 from ..jobs.store import JobStore
 from ..jobs.supervisor import Supervisor
 from ..logsetup import configure_logging
@@ -59,6 +60,7 @@ def build_routes() -> list[Route | WebSocketRoute | Mount]:
         Route(f"{API}/demo/{{name}}/data", demo.data),
         Route(f"{API}/demo/{{name}}/{{kind:str}}", demo.start, methods=["POST"]),
         Route("/health", routes.health),
+        Route("/metrics", routes.metrics),
         Route("/openapi.json", openapi.openapi_json),
         Route("/docs", openapi.docs),
         Route("/docs/init.js", openapi.docs_init),
@@ -117,8 +119,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         keys = KeyStore(settings.data_dir)
         app.state.auth = Authenticator(settings, keys)
         _announce(settings, keys)
-        supervisor = Supervisor(settings, store, Hub())
-        app.state.supervisor, app.state.hub = supervisor, supervisor.hub
+        metrics = Metrics()
+        supervisor = Supervisor(settings, store, Hub(), metrics=metrics)
+        metrics.watch(supervisor)
+        app.state.supervisor, app.state.hub, app.state.metrics = supervisor, supervisor.hub, metrics
         await supervisor.start()
         try:
             yield

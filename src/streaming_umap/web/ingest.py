@@ -189,6 +189,8 @@ def finalize(data: np.ndarray, settings: Settings) -> np.ndarray:
     rows, dims = data.shape
     if rows == 0 or dims == 0:
         raise InvalidInput(f"data is empty (shape {rows} x {dims}); send at least one row", field="data")
+    if dims < 2:  # docs/API.md: rows of at least 2 columns (UMAP and clustering alike)
+        raise InvalidInput(f"data has {dims} column per row; expected at least 2 columns", field="data")
     _check_elements(rows, dims, settings)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow becomes inf, reported below
         out = np.ascontiguousarray(data, dtype=np.float32)

@@ -1,5 +1,7 @@
 """``/openapi.json``, built from the msgspec types that validate requests, and
-``/docs``, Swagger UI served from the files of the ``swagger-ui-bundle`` package."""
+``/docs``, Swagger UI 5 (which reads OpenAPI 3.1) served from files shipped in this
+package (``static/docs``, copied from the swagger-ui-dist npm package by
+``web/scripts/docs-assets.mjs``): no CDN, so the page works offline."""
 
 from __future__ import annotations
 
@@ -86,7 +88,13 @@ def _query_params(params_type: type) -> list[dict[str, Any]]:
             for name, prop in props.items()]
 
 
-def _submit(request: str, params: type, summary: str) -> dict[str, Any]:
+# What "Try it out" on /docs sends unless edited: the README's debug calls, answered at once.
+UMAP_EXAMPLE = {"data": [[0.1, 0.2], [0.3, 0.4]], "n_components": 2}
+CLUSTER_EXAMPLE = {"data": [[0.1, 0.2], [0.3, 0.4], [5.0, 5.1], [5.2, 4.9]], "algorithm": "kmeans",
+                   "n_clusters": 2}
+
+
+def _submit(request: str, params: type, summary: str, example: dict[str, Any]) -> dict[str, Any]:
     return {
         "post": {
             "summary": summary,
@@ -97,7 +105,7 @@ def _submit(request: str, params: type, summary: str) -> dict[str, Any]:
                            "next to it is refused (422).",
             "parameters": _query_params(params),
             "requestBody": {"required": True, "content": {
-                "application/json": {"schema": _ref(request)},
+                "application/json": {"schema": _ref(request), "example": example},
                 "application/x-npy": {"schema": {"type": "string", "format": "binary"}},
                 # any text: whether it is numbers in rows is ingest's to say (422, with the row)
                 "text/csv": {"schema": {"description": "rows of comma-separated numbers, one "
@@ -194,8 +202,8 @@ def openapi_document() -> dict[str, Any]:
     after = {"name": "after", "in": "query", "description": "the next_after of the previous page",
              "schema": {"type": "string", "minLength": 1}}
     paths = {
-        "/umap/streaming/umap": _submit("UMAPRequest", UMAPParams, "Start a UMAP layout"),
-        "/umap/streaming/cluster": _submit("ClusterRequest", ClusterParams, "Start a clustering"),
+        "/umap/streaming/umap": _submit("UMAPRequest", UMAPParams, "Start a UMAP layout", UMAP_EXAMPLE),
+        "/umap/streaming/cluster": _submit("ClusterRequest", ClusterParams, "Start a clustering", CLUSTER_EXAMPLE),
         "/umap/streaming/status/{job_id}": _job_op("get", "A job's status and progress", "JobStatus", 404, 422, query=[include_result]),
         "/umap/streaming/result/{job_id}": _with_npy(_job_op("get", "A completed job's result (JSON or .npy)", "ResultBody", 404, 409, 410, 422, query=[fmt])),
         "/umap/streaming/cancel/{job_id}": _job_op("delete", "Cancel a job", "ControlResponse", 404, 409),
@@ -212,6 +220,12 @@ def openapi_document() -> dict[str, Any]:
             "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
                 "anyOf": [_ref("Health"), _ref("HealthStatus")]}}}},
                 **_errors()}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics: jobs by kind, backend and status, queue "
+                                        "depth, job and stage durations, workers by state, bytes ingested",
+                             "security": KEYED,
+                             "responses": {"200": {"description": "Prometheus text format",
+                                                   "content": {"text/plain": {"schema": {"type": "string"}}}},
+                                           **_errors()}}},
         **_demo_paths(),
     }
     document: dict[str, Any] = normalise_text({
@@ -245,23 +259,22 @@ async def openapi_json(request: Request) -> Response:
     return JSON(openapi_document())
 
 
-def _swagger_dir() -> Path:
-    import swagger_ui_bundle
-
-    return Path(swagger_ui_bundle.swagger_ui_path)
-
+DOCS_ASSETS = Path(__file__).parent / "static" / "docs"
 
 DOCS_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>streaming-umap API</title>
+<html lang="en"><head><meta charset="utf-8"><title>streaming-umap API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png">
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
-<script src="/docs/assets/swagger-ui-standalone-preset.js"></script>
 <script src="/docs/init.js"></script>
 </body></html>"""
 
+# validatorUrl null: Swagger UI would otherwise send the document to an online validator.
 DOCS_INIT = """window.ui = SwaggerUIBundle({url: '/openapi.json', dom_id: '#swagger-ui',
-  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'BaseLayout'});"""
+  presets: [SwaggerUIBundle.presets.apis], layout: 'BaseLayout', deepLinking: true,
+  validatorUrl: null, displayRequestDuration: true});"""
 
 
 async def docs(request: Request) -> Response:
@@ -273,4 +286,4 @@ async def docs_init(request: Request) -> Response:
 
 
 def docs_assets() -> StaticFiles:
-    return StaticFiles(directory=_swagger_dir())
+    return StaticFiles(directory=DOCS_ASSETS)

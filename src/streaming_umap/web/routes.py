@@ -81,6 +81,7 @@ async def _parse(request: Request, kind: str) -> Submission:
     if media in NPY_TYPES and (declared_length(request) or 0) >= SPOOL_MIN_BYTES:
         params_from_query(kind, query)  # a bad parameter is refused before gigabytes arrive
         path = await spool_body(request, limit, _sup(request).store.spool_dir)
+        _count(request, "npy", declared_length(request) or 0)
         try:
             sub = await asyncio.to_thread(parse_spooled_submission, kind, path, query, settings)
         except BaseException:
@@ -93,7 +94,12 @@ async def _parse(request: Request, kind: str) -> Submission:
         raise InvalidInput(f"with a JSON body the parameters go in the body, not the query string "
                            f"(found {', '.join(sorted(query))})", field=sorted(query)[0])
     body = await read_body(request, limit)
+    _count(request, "npy" if media in NPY_TYPES else media.split("/")[-1], len(body))
     return await asyncio.to_thread(parse_submission, kind, media, body, query, settings)
+
+
+def _count(request: Request, body_format: str, size: int) -> None:
+    request.app.state.metrics.ingested.labels(body_format).inc(size)
 
 
 def _immediate_body(sub: Submission, result: dict[str, Any]) -> dict[str, Any]:
@@ -261,3 +267,10 @@ async def health(request: Request) -> Response:
     body = _sup(request).health(principal)
     body.update(auth=auth, warning=settings.auth_warning)
     return JSON(body)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition of this server's metrics."""
+    from ..jobs.metrics import CONTENT_TYPE
+
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)

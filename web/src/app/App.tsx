@@ -3,6 +3,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { Matrix } from '../client/matrix';
+import { isTerminal, type Health } from '../client/types';
 import { StreamingProgressMonitor } from '../react/StreamingProgressMonitor';
 import { useStreamingUMAP, type ActiveJob, type JobData } from '../react/useStreamingUMAP';
 import { DataPanel } from './DataPanel';
@@ -29,7 +30,48 @@ function jobData(source: Source): JobData {
 
 function layoutOf(job: ActiveJob): Matrix | null {
   if (job.output?.kind === 'umap') return job.output.embedding;
-  return job.layout?.embedding ?? null;
+  // A live layout is shown while its job runs; a cancelled or failed job's last one is not a result.
+  return isTerminal(job.status) ? null : job.layout?.embedding ?? null;
+}
+
+/** A job that will never have a layout to show. */
+function endedWithout(job: ActiveJob): boolean {
+  return isTerminal(job.status) && job.status !== 'completed';
+}
+
+/** `UMAP · x`, then `UMAP · x · run 2`, ...: every card and layout of the page has its own name. */
+function useRunNames(): (base: string) => string {
+  const runs = useRef(new Map<string, number>());
+  return (base) => {
+    const n = (runs.current.get(base) ?? 0) + 1;
+    runs.current.set(base, n);
+    return n === 1 ? base : `${base} · run ${n}`;
+  };
+}
+
+/** Health now, every 2 s while jobs run (15 s otherwise), and at once when a job changes state. */
+function useHealth(sum: ReturnType<typeof useStreamingUMAP>) {
+  const running = sum.activeJobs.some((job) => !isTerminal(job.status));
+  const health = useQuery({
+    queryKey: ['health'], queryFn: () => sum.client.health(), refetchInterval: running ? 2000 : 15000,
+  });
+  const states = sum.activeJobs.map((job) => `${job.jobId}:${job.status}`).join(' ');
+  const refetch = useRef(health.refetch);
+  refetch.current = health.refetch;
+  useEffect(() => {
+    if (states) void refetch.current();
+  }, [states]);
+  return health.data;
+}
+
+function healthText(h: Health): string {
+  const w = h.workers;
+  const parts = [h.status, h.backend, h.device, `${w.idle}/${w.total} workers idle`];
+  if (w.warming > 0) parts.push(`${w.warming} warming`);
+  const step = h.warmup?.step;  // while no job worker is warm: what the warm-up is doing
+  if (typeof step === 'string') parts.push(`${step} (${Math.round(Number(h.warmup?.elapsed_seconds ?? 0))} s)`);
+  if (h.queue_depth > 0) parts.push(`${h.queue_depth} queued`);
+  return parts.join(' · ');
 }
 
 export function App({ flags }: { flags: PageFlags }) {
@@ -47,7 +89,9 @@ export function App({ flags }: { flags: PageFlags }) {
   const [message, setMessage] = useState<string | null>(null);
   const [followId, setFollowId] = useState('');
   const clustered = useRef(new Set<string>());
-  const health = useQuery({ queryKey: ['health'], queryFn: () => client.health(), refetchInterval: 15000 });
+  const lastShown = useRef<string | null>(null);
+  const runName = useRunNames();
+  const h = useHealth(sum);
 
   useEffect(() => {
     if (flags.job) sum.followJob(flags.job, { live: flags.live, liveEvery: 1 });
@@ -65,7 +109,7 @@ export function App({ flags }: { flags: PageFlags }) {
   const clusterLayout = async (layoutId: string, label: string, embedding: Matrix) => {
     clustered.current.add(layoutId);
     const started = await sum.startClusteringJob.mutateAsync({
-      data: embedding, ...clusterParams(clusterForm), label: `Clusters · ${label}`, meta: { layoutOf: layoutId },
+      data: embedding, ...clusterParams(clusterForm), label: runName(`Clusters · ${label}`), meta: { layoutOf: layoutId },
     });
     if (started.typed?.kind === 'cluster') {
       const labels = started.typed.labels;
@@ -78,12 +122,13 @@ export function App({ flags }: { flags: PageFlags }) {
     const key = sourceKey(source);
     try {
       loadClasses(source);
+      const label = runName(`UMAP · ${sourceName(source)}`);
       const started = await sum.startUMAPJob.mutateAsync({
         data: jobData(source), ...umapParams(umapForm), live: umapForm.live, liveEvery: 1,
-        label: `UMAP · ${sourceName(source)}`, meta: { sourceKey: key, clusterLayout: umapForm.clusterLayout },
+        label, meta: { sourceKey: key, clusterLayout: umapForm.clusterLayout },
       });
       if (started.typed?.kind === 'umap') {
-        const layout = { id: `immediate-${immediates.length + 1}`, label: `UMAP · ${sourceName(source)} (immediate)`, embedding: started.typed.embedding, sourceKey: key };
+        const layout = { id: `immediate-${immediates.length + 1}`, label: `${label} (immediate)`, embedding: started.typed.embedding, sourceKey: key };
         setImmediates((list) => [layout, ...list]);
         setSelected(layout.id);
         if (umapForm.clusterLayout) await clusterLayout(layout.id, layout.label, started.typed.embedding);
@@ -101,7 +146,7 @@ export function App({ flags }: { flags: PageFlags }) {
     try {
       loadClasses(source);
       const started = await sum.startClusteringJob.mutateAsync({
-        data: jobData(source), ...clusterParams(clusterForm), label: `Clusters · ${sourceName(source)}`, meta: { dataOf: key },
+        data: jobData(source), ...clusterParams(clusterForm), label: runName(`Clusters · ${sourceName(source)}`), meta: { dataOf: key },
       });
       if (started.typed?.kind === 'cluster') {
         const labels = started.typed.labels;
@@ -134,12 +179,15 @@ export function App({ flags }: { flags: PageFlags }) {
   }, [sum.activeJobs]);
 
   const layouts: Layout[] = useMemo(() => [
-    ...sum.activeJobs.filter((j) => j.kind === 'umap').map((j) => ({
+    ...sum.activeJobs.filter((j) => j.kind === 'umap' && !endedWithout(j)).map((j) => ({
       id: j.jobId, label: j.label, embedding: layoutOf(j), sourceKey: typeof j.meta.sourceKey === 'string' ? j.meta.sourceKey : null,
     })),
     ...immediates,
   ], [sum.activeJobs, immediates]);
-  const shown = layouts.find((l) => l.id === selected) ?? layouts.find((l) => l.embedding !== null) ?? null;
+  // The chosen layout once it has points; until then (a job still queued) the one shown before.
+  const drawable = (id: string | null) => layouts.find((l) => l.id === id && l.embedding !== null);
+  const shown = drawable(selected) ?? drawable(lastShown.current) ?? layouts.find((l) => l.embedding !== null) ?? null;
+  lastShown.current = shown?.id ?? null;
   const options: Record<ColourBy, Int32Array | null> = {
     layout: shown ? layoutClusters[shown.id] ?? null : null,
     data: shown?.sourceKey ? dataClusters[shown.sourceKey] ?? null : null,
@@ -150,13 +198,12 @@ export function App({ flags }: { flags: PageFlags }) {
     : (['layout', 'data', 'classes'] as ColourBy[]).find((k) => options[k]) ?? 'none';
   const NAMES: Record<ColourBy, string> = { layout: 'clusters of the layout', data: 'clusters of the data', classes: 'demo classes', none: 'one colour' };
 
-  const h = health.data;
   return (
     <div className="page">
       <header className="top">
         <h1>streaming-umap</h1>
         <span className="health" data-testid="health">
-          {h ? `${h.status} · ${h.backend} · ${h.device} · ${h.workers.idle}/${h.workers.total} workers idle` : 'connecting…'}
+          {h ? healthText(h) : 'connecting…'}
         </span>
         <a href="/docs">API docs</a>
       </header>

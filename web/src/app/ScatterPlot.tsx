@@ -2,6 +2,7 @@
 
 import { useEffect, useRef, useState } from 'react';
 import type { Matrix } from '../client/matrix';
+import { Legend } from './Legend';
 import { colourOf } from './scatter/palette';
 import { ScatterRenderer } from './scatter/renderer';
 
@@ -148,6 +149,7 @@ export function ScatterPlot({ embedding, labels, labelName = 'cluster', trueLabe
         {count === 0 && !error && <div className="plot-empty">The layout appears here.</div>}
         {error && <div className="plot-empty">{error}</div>}
       </div>
+      {labels && labels.length === count && count > 0 && <Legend labels={labels} name={labelName} />}
       <figcaption>
         {caption ?? ''} {count > 0 && <span>{count.toLocaleString('en-US')} points · drag to pan, wheel to zoom, double-click to reset</span>}
       </figcaption>

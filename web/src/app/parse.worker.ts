@@ -9,15 +9,22 @@ import { matrixFromNpy } from '../client/matrix';
 import { writeNpy } from '../client/npy';
 import type { ParseReply, ParseRequest } from './parseFile';
 
+function checkColumns(cols: number, file: File): void {
+  // the service refuses fewer (docs/API.md): say so before uploading
+  if (cols < 2) throw new Error(`expected rows of at least 2 columns; ${file.name} has ${cols}`);
+}
+
 async function parse(file: File): Promise<ParseReply> {
   const name = file.name.toLowerCase();
   if (name.endsWith('.npy')) {
     const m = matrixFromNpy(await file.arrayBuffer());
-    if (m.cols < 2) throw new Error(`expected a 2-D array with at least 2 columns; ${file.name} has ${m.cols}`);
+    checkColumns(m.cols, file);
     return { ok: true, rows: m.rows, cols: m.cols, npy: null };
   }
   const m = parseCsv(await file.text());
-  return { ok: true, rows: m.rows, cols: m.cols, npy: writeNpy(m.data, [m.rows, m.cols]) };
+  checkColumns(m.cols, file);
+  const npy = new Blob([writeNpy(m.data, [m.rows, m.cols])], { type: 'application/x-npy' });
+  return { ok: true, rows: m.rows, cols: m.cols, npy };
 }
 
 self.onmessage = async (event: MessageEvent<ParseRequest>) => {
@@ -27,6 +34,5 @@ self.onmessage = async (event: MessageEvent<ParseRequest>) => {
   } catch (error) {
     reply = { ok: false, error: error instanceof Error ? error.message : String(error) };
   }
-  const transfer = reply.ok && reply.npy ? [reply.npy] : [];
-  (self as unknown as Worker).postMessage(reply, transfer);
+  (self as unknown as Worker).postMessage(reply); // a Blob is passed by reference, not copied
 };

@@ -1,4 +1,8 @@
-/** Parses an uploaded `.npy` or `.csv` in a Web Worker. */
+/**
+ * Parses an uploaded `.npy` or `.csv` in a Web Worker: the page's main thread never reads
+ * the file. The request body comes back as a Blob (a `.npy` file is itself the body), so
+ * that the upload streams from it too instead of copying an ArrayBuffer on the main thread.
+ */
 
 import type { NpyBody } from '../client/http';
 
@@ -7,7 +11,7 @@ export interface ParseRequest {
 }
 
 export type ParseReply =
-  | { ok: true; rows: number; cols: number; npy: ArrayBuffer | null }
+  | { ok: true; rows: number; cols: number; npy: Blob | null }
   | { ok: false; error: string };
 
 export interface ParsedFile {

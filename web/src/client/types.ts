@@ -38,6 +38,19 @@ export interface ResultSummary {
   [key: string]: unknown;
 }
 
+/**
+ * `job.result` of a completed job once the hook has fetched its arrays: the summary plus
+ * the rows in the shape the service documents (`GET /status`) and the immediate answer
+ * uses: `embeddings` for UMAP, `labels` for clustering. Each is made from the typed
+ * arrays on first read (`job.output` holds those, cheaper for large results).
+ */
+export interface CompletedResult extends ResultSummary {
+  /** UMAP: the layout, one `[x, y, ...]` per input row. */
+  embeddings?: number[][];
+  /** Clustering: one label per input row, -1 = noise. */
+  labels?: number[];
+}
+
 /** The frame every server-to-client JSON message carries, as generated from `Frame`. */
 export type BaseFrame = Schemas['Frame'];
 export type FrameType = BaseFrame['type'];

@@ -1,4 +1,5 @@
 export {
+  documentedResult,
   useStreamingUMAP,
   type ActiveJob,
   type ClusterJobParams,

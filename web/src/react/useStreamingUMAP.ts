@@ -4,17 +4,21 @@
  *
  * An immediate answer (`job_id === "immediate"`) resolves the mutation with the
  * result itself; a background job appears in `activeJobs`, is updated by its frames
- * (or by polling), and carries its typed result once completed.
+ * (or by polling), and once completed and fetched carries its result twice: as typed
+ * arrays in `job.output`, and in the documented shape in `job.result` (`embeddings` for
+ * UMAP, `labels` for clustering), as the immediate answer has it.
  */
 
 import { useMutation, type UseMutationResult } from '@tanstack/react-query';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { StreamingUMAPClient } from '../client/client';
 import { immediateResult, type Data } from '../client/http';
+import { matrixToRows } from '../client/matrix';
 import type { JobSubscription } from '../client/subscription';
 import {
   isTerminal,
   type ClusterParams,
+  type CompletedResult,
   type ControlResponse,
   type DemoName,
   type DemoSize,
@@ -22,6 +26,7 @@ import {
   type JobResult,
   type JobView,
   type LiveLayout,
+  type ResultSummary,
   type SubmitResponse,
   type Transport,
   type UMAPParams,
@@ -58,6 +63,11 @@ export interface ActiveJob extends JobView {
   label: string;
   meta: Record<string, unknown>;
   transport: Transport;
+  /**
+   * The summary while the result is being fetched; then also `embeddings` (UMAP) or
+   * `labels` (clustering), as documented for `GET /status` (null until completed).
+   */
+  result: CompletedResult | null;
   /** The newest intermediate layout (UMAP jobs started with `live`). */
   layout: LiveLayout | null;
   /** The result as typed arrays, once completed and fetched. */
@@ -116,12 +126,32 @@ function describe(kind: JobKind, data: JobData, response: SubmitResponse): strin
   return `${what} · ${response.total_points.toLocaleString('en-US')} rows`;
 }
 
+/**
+ * The summary with the fetched rows added in the documented shape. The plain arrays are
+ * made on first read only, so that a page drawing `output` never pays for them.
+ */
+export function documentedResult(output: JobResult, summary: ResultSummary | null | undefined): CompletedResult {
+  const result: CompletedResult = { ...summary };
+  const key = output.kind === 'umap' ? 'embeddings' : 'labels';
+  let rows: number[][] | number[] | undefined;
+  Object.defineProperty(result, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      rows ??= output.kind === 'umap' ? matrixToRows(output.embedding) : Array.from(output.labels);
+      return rows;
+    },
+  });
+  return result;
+}
+
 function placeholder(jobId: string, kind: JobKind, extras: JobExtras, totalPoints: number): ActiveJob {
   return {
     jobId, job_id: jobId, kind, label: extras.label ?? `${kind} ${jobId.slice(0, 8)}`, meta: extras.meta ?? {},
     status: 'pending', stage: 'queued', total_points: totalPoints, processed_points: 0, current_chunk: 0,
     total_chunks: 0, progress_percentage: 0, estimated_completion: null, eta_seconds: null, processing_time: 0,
-    seq: -1, receivedAt: Date.now(), transport: 'connecting', layout: null, output: null, outputError: null,
+    seq: -1, receivedAt: Date.now(), transport: 'connecting', result: null, layout: null, output: null,
+    outputError: null,
   };
 }
 
@@ -148,7 +178,7 @@ export function useStreamingUMAP(options: UseStreamingUMAPOptions = {}): UseStre
         const jobKind = view.kind ?? job.kind;
         const label = named ? job.label : `${jobKind === 'umap' ? 'UMAP' : 'Clustering'} · `
           + `${view.total_points.toLocaleString('en-US')} rows · job ${jobId.slice(0, 8)}`;
-        return { ...view, kind: jobKind, label };
+        return { ...view, result: view.result ?? null, kind: jobKind, label };
       }),
       onLayout: (layout) => update(jobId, () => ({ layout })),
       onTransport: (transport) => update(jobId, () => ({ transport })),
@@ -158,7 +188,7 @@ export function useStreamingUMAP(options: UseStreamingUMAPOptions = {}): UseStre
       if (!fetchResults || view.status !== 'completed') return;
       try {
         const output = await client.result(jobId, view.kind ?? kind ?? 'umap', view.result ?? {});
-        update(jobId, () => ({ output }));
+        update(jobId, (job) => ({ output, result: documentedResult(output, job.result ?? view.result) }));
       } catch (error) {
         update(jobId, () => ({ outputError: String(error) }));
       }

@@ -19,6 +19,11 @@ from ...config import Settings
 from ...pipeline import gpu_memory
 from .. import protocol as msg
 
+# Full fits up to these sizes, sample-fit + placement above (benchmarks/results, bench_scale):
+# on the CPU a full fit of 1M x 512 takes tens of minutes on a small machine; the GPU's full
+# fit is the better layout wherever it fits (its memory model refuses what does not).
+DEFAULT_FIT_SAMPLE_ROWS = {"cpu": 500_000, "gpu": 0}
+
 
 class Events(Protocol):
     """What an executor tells the supervisor (always called on the event loop)."""
@@ -57,6 +62,10 @@ class Executor(ABC):
     @abstractmethod
     async def stop(self, timeout: float) -> None:
         """Stop every run and worker this executor started, within ``timeout``."""
+
+    def available(self) -> str | None:
+        """Why no new work can be accepted now (a 503 says so), or None."""
+        return None
 
     @abstractmethod
     def free_slots(self) -> int:
@@ -108,6 +117,21 @@ class Executor(ABC):
         """Whether the workers' devices can take a job of this size now ("ok"), later
         ("wait") or never ("never"); None where memory is not modelled (CPU)."""
         return None
+
+    def fit_sample_rows(self, params: dict[str, Any]) -> int:
+        """Above how many rows a UMAP job is fitted on a sample (0: never): the request's
+        ``fit_sample_rows``, else the setting, else the backend's default."""
+        asked = params.get("fit_sample_rows")
+        if asked is not None:
+            return int(asked)
+        if self.settings.fit_sample_rows is not None:
+            return self.settings.fit_sample_rows
+        return DEFAULT_FIT_SAMPLE_ROWS.get(self.backend, DEFAULT_FIT_SAMPLE_ROWS["cpu"])
+
+    def fitted_rows(self, kind: str, rows: int, params: dict[str, Any]) -> int:
+        """The rows a job's fit holds on the device (a sample, for sampled UMAP jobs)."""
+        sample = self.fit_sample_rows(params) if kind == "umap" else 0
+        return sample if 0 < sample < rows else rows
 
     def exact_max_rows(self, params: dict[str, Any]) -> int:
         """Rows up to which the workers compute the kNN exactly (for the ETA plan)."""

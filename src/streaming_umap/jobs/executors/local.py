@@ -233,6 +233,7 @@ class LocalExecutor(Executor):
         self._threads[run.job_id] = share
         worker.post(replace(run, threads=share))
         self._rebalance()
+        self._emit(run.job_id, msg.Started(run.job_id, f"local:{worker.name}", self.backend, time.time()))
         log.info("job %s started on worker pid %s (%d compute threads)", run.job_id, worker.pid, share)
         return True
 
@@ -436,8 +437,9 @@ class LocalExecutor(Executor):
         gpu = self.device.get("gpu") if self.backend == "gpu" else None
         if not gpu:
             return None
-        running = sum(gpu_memory.estimate_job_bytes(r.kind, r.rows, r.dims, r.params)
-                      for r in self._runs.values())
+        rows = self.fitted_rows(kind, rows, params)
+        running = sum(gpu_memory.estimate_job_bytes(r.kind, self.fitted_rows(r.kind, r.rows, r.params),
+                                                    r.dims, r.params) for r in self._runs.values())
         workers = self.settings.max_concurrent_jobs + self.settings.immediate_workers
         return gpu_memory.admit_job(kind, rows, dims, params, gpu, worker_processes=workers,
                                     running_estimates=running)

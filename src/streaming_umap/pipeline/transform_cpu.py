@@ -1,0 +1,154 @@
+"""Placing new rows into a fitted layout, on the CPU, from plain arrays we own.
+
+A :class:`LayoutModel` is what a fitted UMAP layout is made of, without any library
+object: the training rows, their embedding, the curve parameters ``a`` and ``b``, the
+metric and the neighbour count. To place rows, their neighbours among the training
+rows are found by an index built here (brute force for small training sets, an
+NN-descent index above that), their fuzzy memberships computed, each starts at the
+membership-weighted mean of its neighbours' positions, and a short optimisation moves
+only the new points against the fixed layout: umap-learn's ``transform``, step for step
+and through its own functions (``smooth_knn_dist``, ``compute_membership_strengths``,
+``init_graph_transform``, ``optimize_layout_euclidean``), so placements agree with the
+library's (checked by quality metrics in the tests, not bitwise).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .checkpoint import Checkpoint
+
+EXACT_TRAIN_ROWS = 4096  # brute force below this many training rows, as umap-learn's "small data"
+TRANSFORM_SEED = 42  # umap-learn's transform_seed
+DISCONNECTION = {"cosine": 2.0, "correlation": 2.0}  # umap-learn's DISCONNECTION_DISTANCES
+
+
+@dataclass(frozen=True)
+class LayoutModel:
+    """A fitted layout as plain arrays and parameters."""
+
+    train: np.ndarray  # float32, n x dims: the rows the layout was fitted on
+    embedding: np.ndarray  # float32, n x n_components
+    a: float
+    b: float
+    metric: str
+    n_neighbors: int
+    n_epochs: int | None = None  # of the fit (the transform runs a third of them)
+    random_state: int | None = None
+
+    @property
+    def dims(self) -> int:
+        return int(self.train.shape[1])
+
+
+def _umap() -> Any:
+    """umap-learn's module of fitting functions (its package warns at import that
+    TensorFlow, which we do not use, is missing)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from umap import layouts, umap_
+
+    return umap_, layouts
+
+
+def curve_parameters(min_dist: float, spread: float = 1.0) -> tuple[float, float]:
+    """``a`` and ``b`` of the layout's low-dimensional similarity curve."""
+    umap_, _ = _umap()
+    a, b = umap_.find_ab_params(spread, min_dist)
+    return float(a), float(b)
+
+
+class NeighbourIndex:
+    """The training rows, searchable: ``query(rows, k)`` -> (indices, distances)."""
+
+    def __init__(self, train: np.ndarray, metric: str, n_neighbors: int,
+                 random_state: int | None = None) -> None:
+        self.train, self.metric = np.ascontiguousarray(train, dtype=np.float32), metric
+        self.exact = train.shape[0] <= EXACT_TRAIN_ROWS
+        self._nnd: Any = None
+        if not self.exact:
+            from pynndescent import NNDescent
+
+            rows = train.shape[0]
+            self._nnd = NNDescent(self.train, n_neighbors=max(n_neighbors, 15), metric=metric,
+                                  random_state=random_state,
+                                  n_trees=min(64, 5 + round(rows**0.5 / 20.0)),
+                                  n_iters=max(5, round(math.log2(rows))), max_candidates=60,
+                                  low_memory=True, compressed=False, verbose=False)
+            self._nnd.prepare()
+
+    def query(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        if self.exact:
+            from sklearn.metrics import pairwise_distances
+
+            k = min(k, self.train.shape[0])
+            dist = pairwise_distances(rows, self.train, metric=self.metric).astype(np.float32)
+            part = np.argpartition(dist, k - 1, axis=1)[:, :k]
+            picked = np.take_along_axis(dist, part, axis=1)
+            order = np.argsort(picked, axis=1, kind="stable")
+            return np.take_along_axis(part, order, axis=1), np.take_along_axis(picked, order, axis=1)
+        epsilon = 0.24 if self._nnd._angular_trees else 0.12
+        indices, distances = self._nnd.query(rows, k, epsilon=epsilon)
+        return indices, distances.astype(np.float32)
+
+
+def place_block(model: LayoutModel, index: NeighbourIndex, rows: np.ndarray) -> np.ndarray:
+    """Positions of ``rows`` in the model's layout (umap-learn's transform)."""
+    import scipy.sparse
+
+    umap_, layouts = _umap()
+
+    k = min(model.n_neighbors, model.train.shape[0])
+    indices, dists = index.query(rows, k)
+    indices = indices.astype(np.int64, copy=True)
+    indices[dists >= DISCONNECTION.get(model.metric, np.inf)] = -1
+    sigmas, rhos = umap_.smooth_knn_dist(dists, float(k), local_connectivity=0.0)
+    head, tail, vals, _ = umap_.compute_membership_strengths(indices, dists, sigmas, rhos, bipartite=True)
+    graph = scipy.sparse.coo_matrix((vals, (head, tail)), shape=(rows.shape[0], model.train.shape[0]))
+    csr = graph.tocsr()
+    csr.eliminate_zeros()
+    embedding = umap_.init_graph_transform(csr, model.embedding).astype(np.float32)
+    n_epochs = (100 if rows.shape[0] <= 10_000 else 30) if model.n_epochs is None else max(1, model.n_epochs // 3)
+    if graph.data.size:
+        graph.data[graph.data < graph.data.max() / float(n_epochs)] = 0.0
+        graph.eliminate_zeros()
+    rng_state = np.random.RandomState(TRANSFORM_SEED).randint(-2**31 + 1, 2**31 - 1, 3).astype(np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = layouts.optimize_layout_euclidean(
+            embedding, model.embedding.astype(np.float32, copy=True), graph.row, graph.col, n_epochs,
+            graph.shape[1], umap_.make_epochs_per_sample(graph.data, n_epochs), model.a, model.b, rng_state,
+            1.0, 1.0 / 4.0, 5, model.random_state is None, tqdm_kwds={"disable": True})
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def spans(rows: int, chunk: int) -> list[tuple[int, int]]:
+    return [(start, min(rows, start + chunk)) for start in range(0, rows, chunk)]
+
+
+def place_rows(model: LayoutModel, rows: np.ndarray, cp: Checkpoint, chunk: int,
+               index: NeighbourIndex | None = None) -> np.ndarray:
+    """Place every row, ``chunk`` rows at a time: one progress step and one pause/cancel
+    checkpoint per chunk (stage ``transform``)."""
+    parts = spans(rows.shape[0], chunk)
+    cp.stage("transform", len(parts))
+    index = index or NeighbourIndex(model.train, model.metric, model.n_neighbors, model.random_state)
+    out = np.empty((rows.shape[0], model.embedding.shape[1]), dtype=np.float32)
+    for i, (start, stop) in enumerate(parts, start=1):
+        out[start:stop] = place_block(model, index, rows[start:stop])
+        cp.advance(i, processed_points=stop, current_chunk=i, total_chunks=len(parts))
+    return out
+
+
+def iter_placed(model: LayoutModel, rows: np.ndarray, chunk: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, positions)`` per chunk, for callers that schedule chunks themselves."""
+    index = NeighbourIndex(model.train, model.metric, model.n_neighbors, model.random_state)
+    for start, stop in spans(rows.shape[0], chunk):
+        yield start, place_block(model, index, rows[start:stop])

@@ -1,0 +1,97 @@
+"""Placing rows into a fitted layout from our stored form, against umap-learn's own
+transform, and the sample-fit path built on it (quality metrics, not bitwise)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.neighbors import KNeighborsClassifier
+
+from streaming_umap.backends.base import RunOptions
+from streaming_umap.backends.cpu import CPUBackend
+from streaming_umap.datasets import digits, labelled_mixture
+from streaming_umap.pipeline.checkpoint import NullCheckpoint
+from streaming_umap.pipeline.transform_cpu import LayoutModel, curve_parameters, place_rows
+from streaming_umap.schemas import UMAPParams
+
+
+class Stages(NullCheckpoint):
+    def __init__(self) -> None:
+        super().__init__()
+        self.advances: list[tuple[int, dict[str, int]]] = []
+
+    def advance(self, done: int, **counters: int) -> None:
+        self.advances.append((done, counters))
+        super().advance(done, **counters)
+
+
+def _accuracy(train_embedding: np.ndarray, train_labels: np.ndarray, placed: np.ndarray,
+              labels: np.ndarray) -> float:
+    knn = KNeighborsClassifier(15).fit(train_embedding, train_labels)
+    return float(knn.score(placed, labels))
+
+
+def test_placements_agree_with_umap_learns_transform_on_digits() -> None:
+    data, labels = digits()
+    order = np.random.default_rng(0).permutation(len(data))
+    fit_rows, new_rows = order[:1200], order[1200:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import umap
+
+        fitted = umap.UMAP(random_state=1).fit(data[fit_rows])
+        theirs = fitted.transform(data[new_rows])
+    a, b = curve_parameters(0.1)
+    model = LayoutModel(data[fit_rows], fitted.embedding_.astype(np.float32), a, b, "euclidean", 15,
+                        None, 1)
+    cp = Stages()
+    ours = place_rows(model, data[new_rows], cp, chunk=200)
+    assert ours.shape == (len(new_rows), 2) and np.isfinite(ours).all()
+    ours_acc = _accuracy(fitted.embedding_, labels[fit_rows], ours, labels[new_rows])
+    theirs_acc = _accuracy(fitted.embedding_, labels[fit_rows], theirs, labels[new_rows])
+    assert abs(ours_acc - theirs_acc) <= 0.03 and ours_acc >= 0.9
+    assert float(np.median(np.linalg.norm(ours - theirs, axis=1))) < 0.5
+    assert cp.stages == [("transform", 3)] and [d for d, _ in cp.advances] == [1, 2, 3]
+    assert cp.advances[-1][1]["processed_points"] == len(new_rows)
+
+
+def test_placing_the_training_rows_again_puts_them_near_their_fitted_positions() -> None:
+    data, _ = labelled_mixture(3000, 32, clusters=6, seed=2)
+    fitted = CPUBackend().umap(data, UMAPParams(random_state=3), NullCheckpoint(), RunOptions())
+    a, b = curve_parameters(0.1)
+    model = LayoutModel(data, fitted.embedding, a, b, "euclidean", 15, None, 3)
+    again = place_rows(model, data[:500], NullCheckpoint(), chunk=500)
+    spread = float(np.linalg.norm(fitted.embedding.max(0) - fitted.embedding.min(0)))
+    assert float(np.median(np.linalg.norm(again - fitted.embedding[:500], axis=1))) < 0.05 * spread
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_a_job_above_fit_sample_rows_fits_a_sample_and_places_the_rest(metric: str) -> None:
+    data, labels = labelled_mixture(7000, 32, clusters=6, seed=4)
+    cp = Stages()
+    options = RunOptions(fit_sample_rows=2000)
+    out = CPUBackend().umap(data, UMAPParams(metric=metric, random_state=5), cp, options)
+    assert out.embedding.shape == (7000, 2) and np.isfinite(out.embedding).all()
+    assert any("random sample of 2000 of the 7000 rows" in w for w in out.warnings)
+    names = [name for name, _ in cp.stages]
+    assert names[:3] == ["knn", "graph", "layout"] and names[-1] == "transform"
+    assert dict(cp.stages)["transform"] == 1  # 5000 rows placed in one 10k-row chunk
+    chosen = np.zeros(7000, dtype=bool)
+    chosen[np.sort(np.random.default_rng(5).choice(7000, 2000, replace=False))] = True
+    accuracy = _accuracy(out.embedding[chosen], labels[chosen], out.embedding[~chosen], labels[~chosen])
+    assert accuracy >= 0.95
+    again = CPUBackend().umap(data, UMAPParams(metric=metric, random_state=5), NullCheckpoint(), options)
+    assert np.array_equal(out.embedding, again.embedding)  # the same draw and the same layout
+
+
+def test_a_cancel_between_placed_chunks_stops_the_job() -> None:
+    from streaming_umap.errors import JobCancelled
+
+    data, _ = labelled_mixture(1000, 8, seed=6)
+    a, b = curve_parameters(0.1)
+    model = LayoutModel(data[:300], np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32),
+                        a, b, "euclidean", 15)
+    with pytest.raises(JobCancelled):
+        place_rows(model, data[300:], NullCheckpoint(cancel_after=2), chunk=100)
