@@ -11,7 +11,7 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Service health, backend and workers */
+        /** Service health, backend and workers (the status alone for a caller without a key where keys are required) */
         get: {
             parameters: {
                 query?: never;
@@ -27,7 +27,61 @@ export type paths = {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Health"];
+                        "application/json": components["schemas"]["Health"] | components["schemas"]["HealthStatus"];
+                    };
+                };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Prometheus metrics: jobs by kind, backend and status, queue depth, job and stage durations, workers by state, bytes ingested */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Prometheus text format */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": string;
+                    };
+                };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -71,6 +125,24 @@ export type paths = {
                         "application/json": components["schemas"]["ControlResponse"];
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 /** @description unknown job */
                 404: {
                     headers: {
@@ -82,6 +154,24 @@ export type paths = {
                 };
                 /** @description the job is in the wrong state */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the server's disk is full (nothing was kept) */
+                507: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -107,7 +197,7 @@ export type paths = {
         put?: never;
         /**
          * Start a clustering
-         * @description Fewer rows than the immediate threshold are answered at once (200, job_id 'immediate'); larger inputs start a background job (202). A .npy (application/x-npy) or CSV body takes the parameters from the query string.
+         * @description Fewer rows than the immediate threshold are answered at once (200, job_id 'immediate'); larger inputs start a background job (202). A .npy (application/x-npy) or CSV body takes the parameters from the query string; a JSON body takes them in the body, and a query string next to it is refused (422).
          */
         post: {
             parameters: {
@@ -127,9 +217,33 @@ export type paths = {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "algorithm": "kmeans",
+                     *       "data": [
+                     *         [
+                     *           0.1,
+                     *           0.2
+                     *         ],
+                     *         [
+                     *           0.3,
+                     *           0.4
+                     *         ],
+                     *         [
+                     *           5,
+                     *           5.1
+                     *         ],
+                     *         [
+                     *           5.2,
+                     *           4.9
+                     *         ]
+                     *       ],
+                     *       "n_clusters": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["ClusterRequest"];
                     "application/x-npy": string;
-                    "text/csv": string;
+                    "text/csv": unknown;
                 };
             };
             responses: {
@@ -160,7 +274,25 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description body or rows x dims over the limit */
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description body or rows x dims over the limit (the server's or the API key's) */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -169,7 +301,7 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description unsupported Content-Type */
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -187,7 +319,7 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description queue full (see Retry-After) */
+                /** @description queue full, or the API key's jobs or stored bytes at its quota (see Retry-After) */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -250,6 +382,15 @@ export type paths = {
                         };
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
             };
         };
         put?: never;
@@ -308,6 +449,24 @@ export type paths = {
                         "application/json": components["schemas"]["SubmitResponse"];
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 /** @description unknown data set or job kind */
                 404: {
                     headers: {
@@ -317,8 +476,17 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description body or rows x dims over the limit */
+                /** @description body or rows x dims over the limit (the server's or the API key's) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -335,7 +503,7 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description queue full (see Retry-After) */
+                /** @description queue full, or the API key's jobs or stored bytes at its quota (see Retry-After) */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -377,7 +545,7 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** A demo data set's rows */
+        /** A demo data set's rows (streamed as it is made) */
         get: {
             parameters: {
                 query?: {
@@ -403,8 +571,26 @@ export type paths = {
                         "application/x-npy": string;
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 /** @description unknown data set */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description body or rows x dims over the limit (the server's or the API key's) */
+                413: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -468,6 +654,15 @@ export type paths = {
                         "application/x-npy": string;
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 /** @description unknown data set */
                 404: {
                     headers: {
@@ -503,11 +698,15 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Active jobs (include=all adds finished ones) */
+        /** The caller's active jobs (include=all adds finished ones), a page at a time */
         get: {
             parameters: {
                 query?: {
+                    /** @description the next_after of the previous page */
+                    after?: string;
                     include?: "all";
+                    /** @description jobs per page (default 100) */
+                    limit?: number;
                 };
                 header?: never;
                 path?: never;
@@ -522,6 +721,24 @@ export type paths = {
                     };
                     content: {
                         "application/json": components["schemas"]["JobList"];
+                    };
+                };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description invalid field or value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -564,6 +781,24 @@ export type paths = {
                         "application/json": components["schemas"]["ControlResponse"];
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 /** @description unknown job */
                 404: {
                     headers: {
@@ -575,6 +810,24 @@ export type paths = {
                 };
                 /** @description the job is in the wrong state */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the server's disk is full (nothing was kept) */
+                507: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -618,6 +871,16 @@ export type paths = {
                     };
                     content: {
                         "application/json": components["schemas"]["ResultBody"];
+                        "application/x-npy": string;
+                    };
+                };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
                 /** @description unknown job */
@@ -696,6 +959,24 @@ export type paths = {
                         "application/json": components["schemas"]["ControlResponse"];
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 /** @description unknown job */
                 404: {
                     headers: {
@@ -707,6 +988,24 @@ export type paths = {
                 };
                 /** @description the job is in the wrong state */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the server's disk is full (nothing was kept) */
+                507: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -752,8 +1051,26 @@ export type paths = {
                         "application/json": components["schemas"]["JobStatus"];
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 /** @description unknown job */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description invalid field or value */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -782,12 +1099,13 @@ export type paths = {
         put?: never;
         /**
          * Start a UMAP layout
-         * @description Fewer rows than the immediate threshold are answered at once (200, job_id 'immediate'); larger inputs start a background job (202). A .npy (application/x-npy) or CSV body takes the parameters from the query string.
+         * @description Fewer rows than the immediate threshold are answered at once (200, job_id 'immediate'); larger inputs start a background job (202). A .npy (application/x-npy) or CSV body takes the parameters from the query string; a JSON body takes them in the body, and a query string next to it is refused (422).
          */
         post: {
             parameters: {
                 query?: {
                     chunk_size?: number | null;
+                    fit_sample_rows?: number | null;
                     metric?: "chebyshev" | "correlation" | "cosine" | "euclidean" | "manhattan";
                     min_dist?: number;
                     n_components?: number;
@@ -801,9 +1119,24 @@ export type paths = {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         [
+                     *           0.1,
+                     *           0.2
+                     *         ],
+                     *         [
+                     *           0.3,
+                     *           0.4
+                     *         ]
+                     *       ],
+                     *       "n_components": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["UMAPRequest"];
                     "application/x-npy": string;
-                    "text/csv": string;
+                    "text/csv": unknown;
                 };
             };
             responses: {
@@ -834,7 +1167,25 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description body or rows x dims over the limit */
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description body or rows x dims over the limit (the server's or the API key's) */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -843,7 +1194,7 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description unsupported Content-Type */
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -861,7 +1212,7 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description queue full (see Retry-After) */
+                /** @description queue full, or the API key's jobs or stored bytes at its quota (see Retry-After) */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1061,10 +1412,15 @@ export type components = {
          * Health
          * @description ``status``: ``warming`` until a job worker is warm (jobs wait in the queue until
          *     then), ``ok``, or ``degraded`` when workers keep dying. ``executor``: what runs the
-         *     jobs (``local`` worker processes, or ``dask``).
+         *     jobs (``local`` worker processes, or ``dask``). ``auth``: whether API keys are
+         *     required; ``warning``: set when authentication is off on an address others can reach.
+         *     ``processes`` (pids, the job each runs) is shown to admin keys only (and to every
+         *     caller where keys are not required).
          */
         Health: {
             active_jobs: number;
+            /** @enum {unknown} */
+            auth: "off" | "required";
             backend: string;
             device: string;
             executor: string;
@@ -1074,18 +1430,40 @@ export type components = {
             /** @default [] */
             processes?: Record<string, unknown>[];
             queue_depth: number;
+            /** @default null */
+            scheduler?: Record<string, unknown> | null;
             /** @enum {unknown} */
             status: "degraded" | "ok" | "warming";
             uptime_seconds: number;
             version: string;
             /** @default null */
             warmup?: Record<string, unknown> | null;
+            /** @default null */
+            warning?: string | null;
             workers: components["schemas"]["WorkerCounts"];
         };
-        /** JobList */
+        /**
+         * HealthStatus
+         * @description ``/health`` for a caller without a key where keys are required: the status alone,
+         *     and that a key is needed for more.
+         */
+        HealthStatus: {
+            /** @enum {unknown} */
+            auth: "off" | "required";
+            /** @enum {unknown} */
+            status: "degraded" | "ok" | "warming";
+        };
+        /**
+         * JobList
+         * @description One page of jobs, oldest first: ``count`` on this page, ``total`` in all; pass
+         *     ``next_after`` as ``after`` for the next page (null on the last).
+         */
         JobList: {
             count: number;
             jobs: components["schemas"]["JobStatus"][];
+            /** @default null */
+            next_after?: string | null;
+            total: number;
         };
         /** JobStatus */
         JobStatus: {
@@ -1118,6 +1496,8 @@ export type components = {
             /** @default null */
             waiting_for?: string | null;
             warning: string | null;
+            /** @default null */
+            worker?: string | null;
         };
         /**
          * LayoutHeaderFrame
@@ -1183,6 +1563,8 @@ export type components = {
         UMAPParams: {
             /** @default null */
             chunk_size?: number | null;
+            /** @default null */
+            fit_sample_rows?: number | null;
             /**
              * @default euclidean
              * @enum {unknown}
@@ -1207,6 +1589,8 @@ export type components = {
             /** @default null */
             chunk_size?: number | null;
             data: number[][];
+            /** @default null */
+            fit_sample_rows?: number | null;
             /**
              * @default euclidean
              * @enum {unknown}
