@@ -32,6 +32,8 @@ ENV = {
     "STREAMING_UMAP_MAX_SOCKETS": "5",
     "STREAMING_UMAP_WS_SEND_TIMEOUT": "5",
 }
+UPGRADE = (b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           b"Sec-WebSocket-Version: 13\r\n")
 LONG = 35.0  # far beyond every deadline above: a test that waits this long has failed
 
 
@@ -118,11 +120,8 @@ def test_a_slow_but_steady_body_is_not_cut(svc: Service) -> None:
 @pytest.mark.parametrize(("request_line", "extra", "status"), [
     (b"GET /health?" + b"a" * 9000 + b" HTTP/1.1", b"", b"414"),
     (b"GET /health HTTP/1.1", b"X-Big: " + b"b" * 70000 + b"\r\n", b"431"),
-    (b"GET /umap/streaming/ws/" + b"a" * 9000 + b" HTTP/1.1", b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
-     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n", b"414"),
-    (b"GET /umap/streaming/ws/x HTTP/1.1", b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
-     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Big: " + b"b" * 9000 + b"\r\n",
-     b"431"),
+    (b"GET /umap/streaming/ws/" + b"a" * 9000 + b" HTTP/1.1", UPGRADE, b"414"),
+    (b"GET /umap/streaming/ws/x HTTP/1.1", UPGRADE + b"X-Big: " + b"b" * 9000 + b"\r\n", b"431"),
 ])
 def test_oversized_requests_are_answered_and_closed(svc: Service, request_line: bytes, extra: bytes,
                                                       status: bytes) -> None:

@@ -136,8 +136,9 @@ async def _spool(name: str, rows: int, dims: int, folder: Path) -> Path:
     """The demo set as a ``.npy`` in the spool folder, written as it is made."""
     path = folder / f"{uuid.uuid4().hex}.npy.part"
     try:
-        with open(path, "wb") as fh:
-            fh.write(_header(rows, dims))
+        fh = await asyncio.to_thread(path.open, "wb")
+        with fh:
+            await asyncio.to_thread(fh.write, _header(rows, dims))
             async for block in _blocks(name, rows, dims):
                 await asyncio.to_thread(fh.write, block.data)
     except OSError as exc:

@@ -17,20 +17,20 @@ from starlette.staticfiles import StaticFiles
 
 from .. import __version__
 from ..schemas import (
+    AckFrame,
+    ClientAction,
     ClusterParams,
     ClusterRequest,
     ControlResponse,
-    AckFrame,
-    ClientAction,
     DemoDataSet,
     ErrorBody,
     ErrorFrame,
     Frame,
-    LayoutHeaderFrame,
     Health,
     HealthStatus,
     JobList,
     JobStatus,
+    LayoutHeaderFrame,
     ResultBody,
     SubmitResponse,
     UMAPParams,

@@ -92,7 +92,7 @@ async def _parse(request: Request, kind: str) -> Submission:
         return sub
     if media not in NPY_TYPES + CSV_TYPES and query:  # a JSON body names its own parameters
         raise InvalidInput(f"with a JSON body the parameters go in the body, not the query string "
-                           f"(found {', '.join(sorted(query))})", field=sorted(query)[0])
+                           f"(found {', '.join(sorted(query))})", field=min(query))
     body = await read_body(request, limit)
     _count(request, "npy" if media in NPY_TYPES else media.split("/")[-1], len(body))
     return await asyncio.to_thread(parse_submission, kind, media, body, query, settings)
