@@ -323,3 +323,23 @@ def test_the_cli_takes_an_api_key(keyed: Keyed, capsys: pytest.CaptureFixture[st
     assert "--api-key" in capsys.readouterr().err
     monkeypatch.setenv("STREAMING_UMAP_API_KEY", str(keyed.keys["other"]))
     assert main(["status", keyed.done, *server]) == 4  # another owner's job: no such job
+
+
+def test_quotas_of_a_key_are_429_and_413_with_the_limit(keyed: Keyed) -> None:
+    store = KeyStore(keyed.service.data_dir)
+    _, key = store.create("small", max_jobs=1, max_upload_bytes=100_000)
+    store.close()
+    data, _ = labelled_mixture(2500, 8, seed=6)  # 80 kB as float32 (+ the .npy header)
+    with httpx.Client(base_url=keyed.service.url, timeout=60.0, headers={"Authorization": f"Bearer {key}"}) as c:
+        first = start_job(c, "umap", data, n_epochs=3000)
+        second = c.post("/umap/streaming/umap", content=npy_bytes(data), headers={"Content-Type": "application/x-npy"})
+        assert second.status_code == 429 and int(second.headers["retry-after"]) >= 1
+        assert "has 1 queued or running jobs; its limit is 1" in second.json()["detail"]
+        big = c.post("/umap/streaming/umap", content=npy_bytes(np.zeros((4000, 8), np.float32)),
+                     headers={"Content-Type": "application/x-npy"})
+        assert big.status_code == 413 and "may upload at most 100000 bytes" in big.json()["detail"]
+        assert c.delete(f"/umap/streaming/cancel/{first}").status_code == 200
+        assert wait_status(c, first)["status"] == "cancelled"
+        third = c.post("/umap/streaming/umap", content=npy_bytes(data[:1100]), headers={"Content-Type": "application/x-npy"})
+        assert third.status_code == 202, third.text  # a slot again
+        c.delete(f"/umap/streaming/cancel/{third.json()['job_id']}")

@@ -3,8 +3,8 @@ that was running fails naming the stage it was in, and leaves no folder behind."
 
 from __future__ import annotations
 
-import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -20,13 +20,20 @@ def _status(c: object, job_id: str) -> dict[str, object]:
     return c.get(f"/umap/streaming/status/{job_id}", params={"include_result": "false"}).json()  # type: ignore[attr-defined]
 
 
-def _terminate(svc: Service, how: signal.Signals) -> None:
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def _terminate(svc: Service, how: signal.Signals, workers: list[int]) -> None:
+    """Stop the server process alone (not its group): its workers must go with it."""
     assert svc.proc is not None
-    if how == signal.SIGKILL:
-        os.killpg(svc.proc.pid, signal.SIGKILL)  # a crash: no shutdown at all
-    else:
-        svc.proc.send_signal(how)
+    svc.proc.send_signal(how)  # SIGKILL: a crash, no shutdown at all
     svc.proc.wait(60)
+    wait_for(lambda: not any(_alive(pid) for pid in workers), timeout=30)
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
@@ -39,8 +46,9 @@ def test_a_job_paused_in_the_queue_survives_a_restart_still_paused(make_service:
         wait_for(lambda: _status(c, running)["stage"] == "layout", timeout=120)
         queued = start_job(c, "umap", data[:1500], n_epochs=30, random_state=2)
         assert c.post(f"/umap/streaming/pause/{queued}").json()["status"] == "paused"
+        workers = [p["pid"] for p in c.get("/health").json()["processes"]]
     (svc.data_dir / "jobs" / "f").mkdir()  # a folder no record names
-    _terminate(svc, how)
+    _terminate(svc, how, workers)  # no worker computes on without its server
     svc.start(wait_warm=False)
     with svc.client() as c:
         held = _status(c, queued)

@@ -48,7 +48,8 @@ def test_owners_see_their_own_admins_and_local_callers_everything(tmp_path: Path
 
 
 def test_pages_follow_each_other_without_gaps_or_repeats(tmp_path: Path) -> None:
-    jobs = [_job(f"j{i:02d}", "a1", Status.PENDING, at=float(i // 3)) for i in range(25)]  # equal times too
+    # times as time.time() gives them (more digits than a fixed format keeps), some equal
+    jobs = [_job(f"j{i:02d}", "a1", Status.PENDING, at=1796131838.9150555 + (i // 3) * 1e-7) for i in range(25)]
     sup = _sup(tmp_path, jobs)
     seen, after = [], None
     while True:

@@ -57,7 +57,7 @@ MAX_PAGE = 1000  # jobs per page of list_jobs
 
 def job_cursor(job: Job) -> str:
     """Where a page of ``list_jobs`` ended: opaque to clients, who pass it back as ``after``."""
-    return f"{job.created_at:.6f}.{job.id}"
+    return f"{job.created_at!r}.{job.id}"  # repr: the exact float, so no job is listed twice
 
 
 def _parse_cursor(cursor: str) -> tuple[float, str]:

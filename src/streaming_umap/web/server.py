@@ -162,13 +162,21 @@ def http_protocol(settings: Settings, limits: ConnectionLimits) -> type[HttpTool
 
         def on_message_complete(self) -> None:
             self._cancel("_body_timer")
+            self._in_head, self._head_bytes = True, 0  # what comes next is the next request's head
             super().on_message_complete()
+            if self.cycle is not None and self.cycle.response_complete:
+                self._next_head()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
+            if self.cycle is not None and not self.cycle.more_body:  # not while a body still comes
+                self._next_head()
+
+        def _next_head(self) -> None:
+            """The deadline of the next request's head, once this request and its answer
+            are both done (the keep-alive timeout is shorter; this covers a slow head)."""
             if not self.transport.is_closing() and self._head_timer is None and not self.pipeline:
-                self._in_head = True
-                self._arm_head()  # the keep-alive timeout is shorter; this covers a slow head
+                self._arm_head()
 
         def handle_websocket_upgrade(self) -> None:
             self._disarm()
@@ -184,7 +192,8 @@ def http_protocol(settings: Settings, limits: ConnectionLimits) -> type[HttpTool
 
         def _head_late(self) -> None:
             self._head_timer = None
-            if self._in_head and not self.transport.is_closing():
+            busy = self.cycle is not None and not self.cycle.response_complete
+            if self._in_head and not busy and not self.transport.is_closing():
                 if self._head_bytes:
                     log.warning("closed a connection from %s: no complete request head within "
                                 "%.0f s", self.client, settings.header_timeout)
