@@ -95,3 +95,21 @@ def test_a_cancel_between_placed_chunks_stops_the_job() -> None:
                         a, b, "euclidean", 15)
     with pytest.raises(JobCancelled):
         place_rows(model, data[300:], NullCheckpoint(cancel_after=2), chunk=100)
+
+
+def test_initial_positions_are_umap_learns_without_its_row_loop() -> None:
+    import scipy.sparse
+
+    from streaming_umap.pipeline.transform_cpu import initial_positions
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from umap.umap_ import init_graph_transform
+    rng = np.random.default_rng(0)
+    dense = rng.random((300, 500)) * (rng.random((300, 500)) < 0.03)
+    dense[rng.random((300, 500)) < 0.002] = 1.0  # memberships of exactly 1 take that neighbour's place
+    dense[5] = 0  # a row with no neighbour: NaN, as umap-learn leaves it
+    graph = scipy.sparse.csr_matrix(dense.astype(np.float32))
+    embedding = rng.normal(size=(500, 2)).astype(np.float32)
+    assert np.allclose(initial_positions(graph, embedding), init_graph_transform(graph, embedding),
+                       equal_nan=True, atol=1e-5)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +79,8 @@ class NeighbourIndex:
                                   random_state=random_state,
                                   n_trees=min(64, 5 + round(rows**0.5 / 20.0)),
                                   n_iters=max(5, round(math.log2(rows))), max_candidates=60,
-                                  low_memory=True, compressed=False, verbose=False)
+                                  low_memory=True, compressed=False, verbose=False,
+                                  parallel_batch_queries=True)  # we query thousands of rows at once
             self._nnd.prepare()
 
     def query(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -99,8 +99,35 @@ class NeighbourIndex:
         return indices, distances.astype(np.float32)
 
 
-def place_block(model: LayoutModel, index: NeighbourIndex, rows: np.ndarray) -> np.ndarray:
-    """Positions of ``rows`` in the model's layout (umap-learn's transform)."""
+def transform_epochs(model: LayoutModel, placed_rows: int) -> int:
+    """umap-learn's: a third of the fit's epochs, else 100 for up to 10,000 rows placed in
+    one call and 30 above. Chunks of a larger placement use the epochs of the whole: new
+    rows move only against the fixed layout, so splitting them changes nothing else."""
+    if model.n_epochs is not None:
+        return max(1, model.n_epochs // 3)
+    return 100 if placed_rows <= 10_000 else 30
+
+
+def initial_positions(graph: Any, embedding: np.ndarray) -> np.ndarray:
+    """umap-learn's ``init_graph_transform`` without its Python loop over rows: the
+    membership-weighted mean of the neighbours' positions, or the position of the first
+    neighbour (in stored order) whose membership is exactly 1; NaN for a row with none."""
+    sums = np.asarray(graph.sum(axis=1)).ravel()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (graph @ embedding) / sums[:, None]
+    rows_of = np.repeat(np.arange(graph.shape[0]), np.diff(graph.indptr))
+    ones = np.flatnonzero(graph.data == 1.0)
+    if ones.size:
+        first_rows, first = np.unique(rows_of[ones], return_index=True)
+        out[first_rows] = embedding[graph.indices[ones[first]]]
+    out[np.diff(graph.indptr) == 0] = np.nan
+    return np.asarray(out, dtype=np.float32)
+
+
+def place_block(model: LayoutModel, index: NeighbourIndex, rows: np.ndarray,
+                epochs: int | None = None) -> np.ndarray:
+    """Positions of ``rows`` in the model's layout (umap-learn's transform); ``epochs``
+    (see :func:`transform_epochs`) defaults to what a call with just these rows gets."""
     import scipy.sparse
 
     umap_, layouts = _umap()
@@ -114,8 +141,8 @@ def place_block(model: LayoutModel, index: NeighbourIndex, rows: np.ndarray) -> 
     graph = scipy.sparse.coo_matrix((vals, (head, tail)), shape=(rows.shape[0], model.train.shape[0]))
     csr = graph.tocsr()
     csr.eliminate_zeros()
-    embedding = umap_.init_graph_transform(csr, model.embedding).astype(np.float32)
-    n_epochs = (100 if rows.shape[0] <= 10_000 else 30) if model.n_epochs is None else max(1, model.n_epochs // 3)
+    embedding = initial_positions(csr, model.embedding)
+    n_epochs = epochs or transform_epochs(model, rows.shape[0])
     if graph.data.size:
         graph.data[graph.data < graph.data.max() / float(n_epochs)] = 0.0
         graph.eliminate_zeros()
@@ -141,14 +168,10 @@ def place_rows(model: LayoutModel, rows: np.ndarray, cp: Checkpoint, chunk: int,
     cp.stage("transform", len(parts))
     index = index or NeighbourIndex(model.train, model.metric, model.n_neighbors, model.random_state)
     out = np.empty((rows.shape[0], model.embedding.shape[1]), dtype=np.float32)
+    epochs = transform_epochs(model, rows.shape[0])
     for i, (start, stop) in enumerate(parts, start=1):
-        out[start:stop] = place_block(model, index, rows[start:stop])
+        out[start:stop] = place_block(model, index, rows[start:stop], epochs)
         cp.advance(i, processed_points=stop, current_chunk=i, total_chunks=len(parts))
     return out
 
 
-def iter_placed(model: LayoutModel, rows: np.ndarray, chunk: int) -> Iterator[tuple[int, np.ndarray]]:
-    """``(start, positions)`` per chunk, for callers that schedule chunks themselves."""
-    index = NeighbourIndex(model.train, model.metric, model.n_neighbors, model.random_state)
-    for start, stop in spans(rows.shape[0], chunk):
-        yield start, place_block(model, index, rows[start:stop])

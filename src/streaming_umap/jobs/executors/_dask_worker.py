@@ -263,7 +263,7 @@ class ClusterPlacer:
                  chunk: int) -> tuple[np.ndarray, str | None]:
         from distributed import as_completed, worker_client
 
-        from ...pipeline.transform_cpu import spans
+        from ...pipeline.transform_cpu import spans, transform_epochs
 
         parts = spans(len(which), chunk)
         cp.stage("transform", len(parts))
@@ -271,7 +271,8 @@ class ClusterPlacer:
         out = np.empty((len(which), model.embedding.shape[1]), dtype=np.float32)
         placed_on: set[str] = set()
         with worker_client(separate_thread=True) as client:
-            futures = [client.submit(place_chunk_task, ref, start, stop, self.artifacts, pure=False)
+            epochs = transform_epochs(model, len(which))
+            futures = [client.submit(place_chunk_task, ref, start, stop, epochs, self.artifacts, pure=False)
                        for start, stop in parts]
             try:
                 for done, future in enumerate(as_completed(futures), start=1):
@@ -303,7 +304,8 @@ def _cached_model(worker: Any, ref: str, artifacts: str) -> tuple[Any, np.ndarra
     return cache[ref]  # type: ignore[no-any-return]
 
 
-def place_chunk_task(ref: str, start: int, stop: int, artifacts: str) -> tuple[int, np.ndarray, str]:
+def place_chunk_task(ref: str, start: int, stop: int, epochs: int,
+                     artifacts: str) -> tuple[int, np.ndarray, str]:
     from distributed import get_worker
 
     from ...pipeline.transform_cpu import place_block
@@ -311,7 +313,7 @@ def place_chunk_task(ref: str, start: int, stop: int, artifacts: str) -> tuple[i
     worker = get_worker()
     plugin_of(worker).wait_warm()
     model, rows, index = _cached_model(worker, ref, artifacts)
-    return start, place_block(model, index, rows[start:stop]), worker.address
+    return start, place_block(model, index, rows[start:stop], epochs), worker.address
 
 
 def run_immediate_task(request: msg.RunImmediate, artifacts: str) -> dict[str, Any]:

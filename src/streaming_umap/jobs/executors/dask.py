@@ -35,6 +35,7 @@ from typing import Any
 
 from ...config import Settings
 from ...errors import InvalidInput, ServiceUnavailable
+from ...pipeline import gpu_memory
 from .. import protocol as msg
 from ..artifacts import open_artifacts
 from ..worker import WorkerConfig
@@ -285,6 +286,17 @@ class DaskExecutor(Executor):
                 self._events.job_event(run.job_id, msg.Failed(
                     run.job_id, f"could not submit the job to the Dask cluster: {type(exc).__name__}: {exc}"))
             self._forget(run.job_id)
+
+    def admission(self, kind: str, rows: int, dims: int,
+                  params: dict[str, Any]) -> gpu_memory.Admission | None:
+        """GPU workers run one job each: whether one of them (all alike, as dask-cuda
+        starts them) can hold this job, from the device a worker reported."""
+        gpu = self.device.get("gpu") if self.backend == "gpu" else None
+        if not gpu:
+            return None
+        admitted = gpu_memory.admit_job(kind, self.fitted_rows(kind, rows, params), dims, params, gpu,
+                                        worker_processes=1, running_estimates=0)
+        return None if admitted.verdict == "wait" else admitted  # a free worker is a free device
 
     def _resources(self) -> dict[str, float]:
         gpus = any(w.get("resources", {}).get("GPU") for w in self.workers.values())
