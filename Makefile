@@ -7,10 +7,11 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PORT ?= 8003
 LOCK_TOOLS := .cache/lock-tools
+FUZZ_VENV := .cache/fuzz-venv
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 
 .PHONY: install install-test install-bench run test test-python test-web web-deps bench \
-        lock check-latest clean
+        lock check-latest fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +51,16 @@ web-deps:
 
 test-web: install-test web-deps
 	cd web && npm run check && npm test && STREAMING_UMAP_PYTHON=$(CURDIR)/$(BIN)/python npm run e2e
+
+# schemathesis against /openapi.json of a real server (scripts/fuzz.sh), from its own locked
+# environment; a bounded budget (FUZZ_TIME seconds, FUZZ_EXAMPLES cases per operation).
+$(FUZZ_VENV)/.installed: requirements/fuzz.txt
+	$(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/python -m pip install -q --require-hashes -r requirements/fuzz.txt
+	touch $@
+
+fuzz: install $(FUZZ_VENV)/.installed
+	STREAMING_UMAP_PYTHON=$(CURDIR)/$(BIN)/python FUZZ_VENV=$(FUZZ_VENV) scripts/fuzz.sh
 
 bench: install-bench
 	$(BIN)/streaming-umap bench --profile quick

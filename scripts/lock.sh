@@ -33,6 +33,7 @@ compile() {  # compile OUTPUT INPUT... [uv options]
 }
 
 compile tools.txt requirements/tools.in
+compile fuzz.txt requirements/fuzz.in
 compile test.txt pyproject.toml "$build" --extra test
 compile server.txt pyproject.toml "$build" --extra server -c requirements/test.txt
 compile bench.txt pyproject.toml "$build" --extra bench -c requirements/test.txt

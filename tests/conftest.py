@@ -45,6 +45,8 @@ class Service:
     data_dir: Path
     env: dict[str, str]
     port: int = field(default_factory=free_port)
+    api_key: str | None = None  # sent by client() and wait_ready (a server that requires keys)
+    out_dir: Path | None = None  # where server.out goes (default: the data folder)
     proc: subprocess.Popen[bytes] | None = None
     _out: Any = None
 
@@ -74,8 +76,14 @@ class Service:
     def log_file(self) -> Path:
         return self.data_dir / "logs" / "umap_service.log"
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
     def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=kwargs.pop("timeout", 120.0), **kwargs)
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return httpx.Client(base_url=self.url, timeout=kwargs.pop("timeout", 120.0),
+                            headers=headers, **kwargs)
 
     def start(self, wait_warm: bool = True) -> Service:
         env = dict(os.environ)
@@ -89,7 +97,7 @@ class Service:
         env.update(self.env)
         if self._out is not None:  # restarting after a crash the test caused
             self._out.close()
-        self._out = out = open(self.data_dir / "server.out", "ab")
+        self._out = out = open((self.out_dir or self.data_dir) / "server.out", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streaming_umap.cli", "serve", "--host", "127.0.0.1",
              "--port", str(self.port)],
@@ -108,7 +116,7 @@ class Service:
         while time.monotonic() < deadline:
             assert self.proc is not None and self.proc.poll() is None, self.tail()
             try:
-                health = httpx.get(self.url + "/health", timeout=2).json()
+                health = httpx.get(self.url + "/health", timeout=2, headers=self.headers).json()
                 if not wait_warm or (health["workers"]["warming"] == 0 and health["status"] == "ok"):
                     return health
             except httpx.HTTPError:
@@ -117,7 +125,7 @@ class Service:
         raise TimeoutError(f"service not ready in {timeout} s:\n{self.tail()}")
 
     def tail(self, lines: int = 40) -> str:
-        path = self.data_dir / "server.out"
+        path = (self.out_dir or self.data_dir) / "server.out"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def stop(self, timeout: float = 20.0) -> int | None:
@@ -141,9 +149,10 @@ def make_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Factory: ``make_service(**env)`` starts a fresh service; all are stopped after."""
     started: list[Service] = []
 
-    def make(wait_warm: bool = True, data_dir: Path | None = None, **env: str) -> Service:
+    def make(wait_warm: bool = True, data_dir: Path | None = None, out_dir: Path | None = None,
+             **env: str) -> Service:
         folder = data_dir or tmp_path_factory.mktemp("service")
-        service = Service(folder, {k: str(v) for k, v in env.items()})
+        service = Service(folder, {k: str(v) for k, v in env.items()}, out_dir=out_dir)
         started.append(service)
         return service.start(wait_warm)
 

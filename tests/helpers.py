@@ -123,3 +123,23 @@ def drain_frames(sock: socket.socket, timeout: float = 30.0) -> tuple[list[dict[
         elif opcode == 8:
             return out, int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
     return out, None
+
+
+def raw_handshake(port: int, path: str, headers: dict[str, str] | None = None,
+                  source: str | None = None) -> tuple[socket.socket, bytes]:
+    """A WebSocket upgrade written by hand (any Host, any header, from any loopback
+    address): the open socket and the answer's head (status line and headers)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30,
+                                    source_address=(source, 0) if source else None)
+    fields = {"Host": f"127.0.0.1:{port}", "Upgrade": "websocket", "Connection": "Upgrade",
+              "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+              "Sec-WebSocket-Version": "13", **(headers or {})}
+    head = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
+    sock.sendall(head.encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        part = sock.recv(1)
+        if not part:
+            break
+        answer += part
+    return sock, answer

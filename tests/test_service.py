@@ -362,7 +362,7 @@ def test_large_npy_uploads_are_spooled_and_leave_nothing_behind(service: Service
     spool = service.data_dir / "spool"
     data, _ = labelled_mixture(9000, 512, seed=41)  # 18 MB: above the 16 MiB spool threshold
     body = npy_bytes(data)
-    head = (b"POST /umap/streaming/umap HTTP/1.1\r\nHost: test\r\nContent-Type: application/x-npy\r\n"
+    head = (b"POST /umap/streaming/umap HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-npy\r\n"
             b"Content-Length: %d\r\n\r\n" % len(body))
     with socket.create_connection(("127.0.0.1", service.port)) as s:  # cut off half way
         s.sendall(head + body[: len(body) // 2])

@@ -1,4 +1,4 @@
-"""Command line: ``streaming-umap serve | run | jobs | status | cancel | pause | resume | bench``.
+"""Command line: ``streaming-umap serve | run | jobs | status | cancel | pause | resume | keys | bench``.
 
 ``run INPUT.npy|INPUT.csv --out OUT.npy`` computes a UMAP layout with a live progress
 bar (stage, ETA) and writes it (float32, rows x n_components) to exactly ``OUT.npy``.
@@ -8,6 +8,9 @@ URL``, else ``$STREAMING_UMAP_URL``; with neither, ``run`` starts a service insi
 own process (free port, temporary data folder, one worker), waits until it is warm,
 runs, and stops it. The other client commands use ``--server``, else
 ``$STREAMING_UMAP_URL``, else ``http://127.0.0.1:8003``.
+
+The client commands send ``--api-key``, else ``$STREAMING_UMAP_API_KEY``, where the
+server requires keys; ``keys create NAME [--admin]`` makes one (printed once).
 
 Standard output carries results only (the written paths, the job table, status JSON,
 control replies as JSON); messages and progress go to standard error.
@@ -20,6 +23,7 @@ Exit codes (scripts may rely on them):
     3    the server cannot be reached
     4    no such job, or the job is in the wrong state (404, 409, 410)
     5    the server is busy or broken (429 queue full, 503, 500)
+    6    not authorised: no API key, or not a valid one (401), or a cross-site refusal (403)
     130  interrupted by Ctrl-C or SIGTERM; ``run`` cancels its job on the server first
     141  standard output was closed early (``streaming-umap jobs --all | head -5``);
          nothing more is written, and no traceback
@@ -54,15 +58,15 @@ class Exit(enum.IntEnum):
     UNREACHABLE = 3
     NOT_FOUND = 4
     SERVER = 5
+    UNAUTHORIZED = 6
     INTERRUPTED = 130
     BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command cut off by `| head`
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from .jobs.folder_lock import FolderLock
     from .web.app import create_app
+    from .web.server import serve
 
     settings = Settings.from_env()
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
@@ -72,8 +76,7 @@ def _serve(args: argparse.Namespace) -> int:
         overrides.update(executor="dask", dask_scheduler=args.dask)
     settings = settings.with_overrides(**overrides)
     FolderLock(settings.data_dir).acquire().release()  # a clear message before binding the port
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="info", ws_max_size=16 << 20)
+    serve(create_app(settings), settings, log_level="info", ws_max_size=16 << 20)
     return 0
 
 
@@ -106,7 +109,7 @@ def _jobs(args: argparse.Namespace) -> int:
     from ._client.progress import format_eta
     from .client import Client
 
-    with Client(_server(args)) as client:
+    with Client(_server(args), api_key=args.api_key) as client:
         jobs = client.jobs(include_all=args.all)
     if args.json:
         _out(json.dumps([job.raw for job in jobs], indent=2))
@@ -123,7 +126,7 @@ def _status(args: argparse.Namespace) -> int:
     from .client import Client, JobError
 
     ended: JobError | None = None
-    with Client(_server(args)) as client:
+    with Client(_server(args), api_key=args.api_key) as client:
         job = client.job(args.job_id)
         if args.wait:
             try:
@@ -140,7 +143,7 @@ def _status(args: argparse.Namespace) -> int:
 def _control(args: argparse.Namespace) -> int:
     from .client import Client
 
-    with Client(_server(args)) as client:
+    with Client(_server(args), api_key=args.api_key) as client:
         reply = getattr(client.job(args.job_id), args.command)()
     _out(json.dumps({"job_id": reply.job_id, "status": reply.status, "message": reply.message}))
     return 0
@@ -162,9 +165,15 @@ def _bench(argv: Sequence[str]) -> int:
     return int(bench.main(list(argv)))
 
 
+def _key_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api-key", metavar="KEY", default=None,
+                        help="API key, where the server requires one (default: $STREAMING_UMAP_API_KEY)")
+
+
 def _server_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", metavar="URL", default=None,
                         help=f"service URL (default: ${ENV_URL}, else {DEFAULT_URL})")
+    _key_option(parser)
 
 
 def _run_parser(sub: Any) -> None:
@@ -177,6 +186,7 @@ def _run_parser(sub: Any) -> None:
                      help="cluster the layout; labels go to OUT.labels.npy")
     run.add_argument("--server", metavar="URL", default=None,
                      help=f"service URL (default: ${ENV_URL}, else the job runs in this process)")
+    _key_option(run)
     run.add_argument("--metric", default=None, help="euclidean (default), cosine, manhattan, ...")
     run.add_argument("--n-neighbors", type=int, default=None)
     run.add_argument("--min-dist", type=float, default=None)
@@ -222,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
         control.add_argument("job_id", metavar="ID")
         _server_option(control)
         control.set_defaults(func=_control)
+    from ._cli.keys import add_parser as add_keys_parser
+
+    add_keys_parser(sub)
     sub.add_parser("bench", help="run the benchmark suite (arguments go to it; try bench --help)",
                    add_help=False)
     return parser
@@ -246,6 +259,7 @@ def exit_code(exc: BaseException) -> int | None:
         return None
     table: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Exit], ...] = (
         (c.JobError, Exit.JOB_FAILED),
+        (c.Unauthorized, Exit.UNAUTHORIZED),
         ((c.InvalidInput, c.InvalidRequest, c.PayloadTooLarge), Exit.USAGE),
         (c.ConnectionError, Exit.UNREACHABLE),
         ((c.NotFound, c.Conflict, c.Gone), Exit.NOT_FOUND),
@@ -272,6 +286,8 @@ def _message(exc: BaseException) -> str:
         return text
     if isinstance(exc, c.ConnectionError):
         text += " (is it running? start one with `streaming-umap serve`, or pass --server)"
+    elif isinstance(exc, c.Unauthorized) and exc.status == 401:
+        text += " (pass --api-key or set $STREAMING_UMAP_API_KEY)"
     elif isinstance(exc, c.QueueFull) and exc.retry_after is not None:
         text += f" (retry after {exc.retry_after:g} s)"
     return text

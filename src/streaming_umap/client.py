@@ -2,6 +2,7 @@
 
     >>> from streaming_umap.client import Client
     >>> emb = Client("http://localhost:8003").umap(X, n_neighbors=15, metric="cosine")
+    >>> Client("https://gpu-box:8003", api_key="sumap_...")   # or $STREAMING_UMAP_API_KEY
     >>> labels = Client("http://localhost:8003").cluster(emb, algorithm="hdbscan").labels
 
 Data travels as ``.npy`` (``Content-Type: application/x-npy``, parameters in the query
@@ -28,6 +29,7 @@ Exceptions::
     ├── ServerError(status, detail, field, row)      any error answer from the service
     │   ├── InvalidRequest                400, 415, 422: bad parameter or data (field, row)
     │   ├── PayloadTooLarge               413
+    │   ├── Unauthorized                  401: no or a wrong API key; 403: cross-site
     │   ├── NotFound                      404: unknown job
     │   ├── Conflict                      409: wrong state (e.g. cancel a finished job)
     │   ├── Gone                          410: result expired
@@ -55,6 +57,7 @@ from ._client.errors import (
     QueueFull,
     ServerError,
     StreamingUMAPClientError,
+    Unauthorized,
     Unavailable,
     WaitTimeout,
 )
@@ -67,10 +70,11 @@ from ._client.models import (
     JobStatus,
     UMAPOptions,
 )
-from ._client.sync import DEFAULT_URL, Client, JobHandle
+from ._client.sync import DEFAULT_URL, ENV_API_KEY, Client, JobHandle
 
 __all__ = [
     "DEFAULT_URL",
+    "ENV_API_KEY",
     "TERMINAL_STATUSES",
     "AsyncClient",
     "AsyncJobHandle",
@@ -95,6 +99,7 @@ __all__ = [
     "ServerError",
     "StreamingUMAPClientError",
     "UMAPOptions",
+    "Unauthorized",
     "Unavailable",
     "WaitTimeout",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -11,6 +12,7 @@ from typing import Literal
 from .errors import ConfigError
 
 BackendChoice = Literal["auto", "cpu", "gpu"]
+AuthChoice = Literal["auto", "required", "off"]
 ExecutorChoice = Literal["local", "dask"]
 Warmup = Literal["full", "light", "off"]
 
@@ -34,6 +36,38 @@ def _origins(raw: str) -> tuple[str, ...]:
                 "STREAMING_UMAP_CORS_ORIGINS takes * or origins like https://app.example.com "
                 f"(scheme, host and port, no path, no wildcards), found {origin!r}")
     return origins
+
+
+def _auth(raw: str) -> AuthChoice:
+    value = raw.strip().lower() or "auto"
+    if value not in ("auto", "required", "off"):
+        raise ConfigError(f"STREAMING_UMAP_AUTH must be required or off (unset: required unless "
+                          f"the server listens on a loopback address), found {raw!r}")
+    return value  # type: ignore[return-value]
+
+
+def _hosts(raw: str) -> tuple[str, ...]:
+    """Host names the server answers to (the ``Host`` header), comma-separated: names,
+    addresses (IPv6 in brackets), ``*.example.com`` for a domain's subdomains, or ``*``."""
+    hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+    for host in hosts:
+        bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if "/" in host or ("*" in host[1:]) or (":" in bare and bare is host):
+            raise ConfigError("STREAMING_UMAP_ALLOWED_HOSTS takes host names without scheme or "
+                              "port (api.example.com, 10.0.0.5, [::1], *.example.com, *), "
+                              f"found {host!r}")
+    return hosts
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a bind address or a name) is reachable from this machine only."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -69,7 +103,7 @@ class Settings:
     Build it with :meth:`from_env`; tests use :func:`dataclasses.replace`.
     """
 
-    host: str = "0.0.0.0"  # STREAMING_UMAP_HOST
+    host: str = "127.0.0.1"  # STREAMING_UMAP_HOST (any other address requires API keys)
     port: int = 8003  # PORT or STREAMING_UMAP_PORT
     backend: BackendChoice = "auto"  # STREAMING_UMAP_BACKEND
     executor: ExecutorChoice = "local"  # STREAMING_UMAP_EXECUTOR (dask when a scheduler is set)
@@ -103,6 +137,28 @@ class Settings:
     rmm_pool_bytes: int | None = None  # GPU_UMAP_RMM_POOL_SIZE (MiB), None = half the free memory
     numba_cache_dir: Path = Path(".cache/numba")  # NUMBA_CACHE_DIR
     cors_origins: tuple[str, ...] = ()  # STREAMING_UMAP_CORS_ORIGINS: comma-separated, or *
+    # STREAMING_UMAP_AUTH: required | off; unset (auto): required unless the host is loopback
+    auth: AuthChoice = "auto"
+    # STREAMING_UMAP_ALLOWED_HOSTS: Host header values served; unset: localhost, the loopback
+    # addresses and the bound name (any name when bound to every address, as keys are required)
+    allowed_hosts: tuple[str, ...] = ()
+    # STREAMING_UMAP_WS_TOKEN_QUERY: accept the API key as ?token= on the WebSocket (it ends
+    # up in access logs; browsers can send it as a Sec-WebSocket-Protocol entry instead)
+    ws_token_query: bool = False
+    # quotas of each non-admin key (keys create --max-... overrides them per key)
+    key_max_jobs: int = 20  # STREAMING_UMAP_KEY_MAX_JOBS: queued and running jobs
+    key_max_upload_bytes: int = 1 << 30  # STREAMING_UMAP_KEY_MAX_UPLOAD_MB: bytes per upload
+    key_max_stored_bytes: int = 10 << 30  # STREAMING_UMAP_KEY_MAX_STORED_MB: inputs and results
+    # connection hygiene (streaming-umap serve)
+    header_timeout: float = 10.0  # STREAMING_UMAP_HEADER_TIMEOUT (s) to send a request's head
+    body_timeout: float = 30.0  # STREAMING_UMAP_BODY_TIMEOUT (s) of silence inside a body
+    max_connections: int = 512  # STREAMING_UMAP_MAX_CONNECTIONS: open connections in total
+    max_connections_per_client: int = 128  # STREAMING_UMAP_MAX_CONNECTIONS_PER_CLIENT
+    max_sockets: int = 256  # STREAMING_UMAP_MAX_SOCKETS: open WebSockets in total
+    max_sockets_per_client: int = 64  # STREAMING_UMAP_MAX_SOCKETS_PER_CLIENT
+    # finished job records kept (oldest first beyond it; active jobs always stay)
+    max_records: int = 10_000  # STREAMING_UMAP_MAX_RECORDS
+    record_ttl: float = 30 * 24 * 3600.0  # STREAMING_UMAP_RECORD_TTL (s) after a job ended
     extra_env: tuple[tuple[str, str], ...] = field(default=())
 
     @classmethod
@@ -176,7 +232,52 @@ class Settings:
             rmm_pool_bytes=None if not pool_mb else _int(e, "GPU_UMAP_RMM_POOL_SIZE", 0, 1, 1 << 22) << 20,
             numba_cache_dir=Path(e.get("NUMBA_CACHE_DIR", str(cls.numba_cache_dir))),
             cors_origins=_origins(e.get("STREAMING_UMAP_CORS_ORIGINS", "")),
+            auth=_auth(e.get("STREAMING_UMAP_AUTH", "")),
+            allowed_hosts=_hosts(e.get("STREAMING_UMAP_ALLOWED_HOSTS", "")),
+            ws_token_query=e.get("STREAMING_UMAP_WS_TOKEN_QUERY", "").strip().lower() in ("1", "true", "yes", "on"),
+            key_max_jobs=_int(e, "STREAMING_UMAP_KEY_MAX_JOBS", cls.key_max_jobs, 1, 1_000_000),
+            key_max_upload_bytes=_int(e, "STREAMING_UMAP_KEY_MAX_UPLOAD_MB",
+                                      cls.key_max_upload_bytes >> 20, 1, 1 << 20) << 20,
+            key_max_stored_bytes=_int(e, "STREAMING_UMAP_KEY_MAX_STORED_MB",
+                                      cls.key_max_stored_bytes >> 20, 1, 1 << 30) << 20,
+            header_timeout=_float(e, "STREAMING_UMAP_HEADER_TIMEOUT", cls.header_timeout, 0.1),
+            body_timeout=_float(e, "STREAMING_UMAP_BODY_TIMEOUT", cls.body_timeout, 0.1),
+            max_connections=_int(e, "STREAMING_UMAP_MAX_CONNECTIONS", cls.max_connections, 1, 1_000_000),
+            max_connections_per_client=_int(e, "STREAMING_UMAP_MAX_CONNECTIONS_PER_CLIENT",
+                                            cls.max_connections_per_client, 1, 1_000_000),
+            max_sockets=_int(e, "STREAMING_UMAP_MAX_SOCKETS", cls.max_sockets, 1, 1_000_000),
+            max_sockets_per_client=_int(e, "STREAMING_UMAP_MAX_SOCKETS_PER_CLIENT",
+                                        cls.max_sockets_per_client, 1, 1_000_000),
+            max_records=_int(e, "STREAMING_UMAP_MAX_RECORDS", cls.max_records, 1, 100_000_000),
+            record_ttl=_float(e, "STREAMING_UMAP_RECORD_TTL", cls.record_ttl, 1.0),
         )
+
+    @property
+    def auth_required(self) -> bool:
+        """Keys are needed: asked for, or (unset) because the server listens beyond loopback."""
+        return self.auth == "required" or (self.auth == "auto" and not is_loopback(self.host))
+
+    @property
+    def auth_warning(self) -> str | None:
+        """Said loudly at start and in /health: auth switched off on a reachable address."""
+        if self.auth == "off" and not is_loopback(self.host):
+            return (f"authentication is off (STREAMING_UMAP_AUTH=off) while listening on "
+                    f"{self.host}: anyone who reaches port {self.port} can read, pause and cancel "
+                    "every job")
+        return None
+
+    def trusted_hosts(self) -> list[str]:
+        """The Host allowlist: STREAMING_UMAP_ALLOWED_HOSTS, else the loopback names plus the
+        bound name; bound to every address (0.0.0.0, ::) any name is served, since the
+        server then requires keys (or was told loudly that it does not)."""
+        if self.allowed_hosts:
+            return list(self.allowed_hosts)
+        bound = self.host.strip().strip("[]").lower()
+        if bound in ("0.0.0.0", "::", ""):
+            return ["*"]
+        names = ["localhost", "127.0.0.1", "[::1]"]
+        bound = f"[{bound}]" if ":" in bound else bound
+        return names if bound in names else [*names, bound]
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -6,12 +6,15 @@
     │   ├── MalformedBody           400: not parseable
     │   ├── InvalidInput            422: a field or a value is out of range
     │   ├── PayloadTooLarge         413: body bytes or rows x dims over the limit
-    │   ├── UnsupportedMediaType    415
+    │   ├── UnsupportedMediaType    415 (also a simple-request type on a state change)
+    │   ├── Unauthorized            401: no API key, or not a valid one, where keys are needed
+    │   ├── Forbidden               403: a cross-site request (a foreign Origin)
     │   ├── NotFound                404
     │   │   └── JobNotFound         404: unknown job id
     │   ├── JobStateConflict        409: the job is not in a state that allows it
     │   ├── ResultGone              410: the result expired
     │   ├── QueueFull               429
+    │   │   └── QuotaExceeded       429: this key's jobs or stored bytes are at its quota
     │   ├── ServiceUnavailable      503: no worker could take it in time
     │   └── StorageFull             507: the disk cannot take the submitted data
     └── JobError                    raised inside a worker, fails one job
@@ -65,6 +68,16 @@ class UnsupportedMediaType(RequestError):
     status_code = 415
 
 
+class Unauthorized(RequestError):
+    """No API key, or one that is unknown, revoked or mistyped, where keys are required."""
+
+    status_code = 401
+
+
+class Forbidden(RequestError):
+    status_code = 403
+
+
 class NotFound(RequestError):
     status_code = 404
 
@@ -90,6 +103,10 @@ class QueueFull(RequestError):
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class QuotaExceeded(QueueFull):
+    """A key's own limit (jobs queued and running, bytes stored) is reached for now."""
 
 
 class ServiceUnavailable(RequestError):

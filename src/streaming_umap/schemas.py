@@ -6,6 +6,7 @@ documentation cannot drift from what the server accepts.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal
 
@@ -160,9 +161,14 @@ class JobStatus(Progress, kw_only=True):
     worker: str | None = None  # which worker ran it: local:job-N, or a Dask worker's address
 
 
-class JobList(Struct):
+class JobList(Struct, kw_only=True):
+    """One page of jobs, oldest first: ``count`` on this page, ``total`` in all; pass
+    ``next_after`` as ``after`` for the next page (null on the last)."""
+
     jobs: list[JobStatus]
     count: int
+    total: int
+    next_after: str | None = None
 
 
 class ControlResponse(Struct):
@@ -190,12 +196,29 @@ class WorkerCounts(Struct):
     immediate: int
 
 
+AuthMode = Literal["required", "off"]
+HealthState = Literal["warming", "ok", "degraded"]
+
+
+class HealthStatus(Struct, kw_only=True):
+    """``/health`` for a caller without a key where keys are required: the status alone,
+    and that a key is needed for more."""
+
+    status: HealthState
+    auth: AuthMode
+
+
 class Health(Struct, kw_only=True):
     """``status``: ``warming`` until a job worker is warm (jobs wait in the queue until
     then), ``ok``, or ``degraded`` when workers keep dying. ``executor``: what runs the
-    jobs (``local`` worker processes, or ``dask``)."""
+    jobs (``local`` worker processes, or ``dask``). ``auth``: whether API keys are
+    required; ``warning``: set when authentication is off on an address others can reach.
+    ``processes`` (pids, the job each runs) is shown to admin keys only (and to every
+    caller where keys are not required)."""
 
-    status: Literal["warming", "ok", "degraded"]
+    status: HealthState
+    auth: AuthMode
+    warning: str | None = None
     version: str
     backend: str
     device: str
@@ -307,8 +330,45 @@ def invalid_from_msgspec(exc: msgspec.ValidationError) -> InvalidInput:
     return InvalidInput(detail, field=field, row=row)
 
 
+_MAX_QUOTES = 4096  # a valid request has a few dozen; data rows hold no strings at all
+
+
+def check_unique_keys(body: bytes | bytearray) -> None:
+    """Refuse a JSON object that repeats a key (msgspec, like most decoders, would keep
+    the last silently: ``{"data": A, "data": B}`` must not mean B).
+
+    Rows of numbers contain no quotes, so every quoted string of a valid body is a
+    top-level key or a parameter's value; they are found with ``bytes.find`` (memchr
+    speed, no decode of the rows). A body with very many strings is left to the decoder,
+    which refuses it anyway."""
+    if body.count(b'"') > _MAX_QUOTES:
+        return
+    seen: set[str] = set()
+    start = body.find(b'"')
+    while start != -1:
+        end = start + 1
+        while True:
+            end = body.find(b'"', end)
+            if end == -1:
+                return  # unterminated: the decoder says so
+            backslashes = len(body[start + 1:end]) - len(body[start + 1:end].rstrip(b"\\"))
+            if backslashes % 2 == 0:
+                break
+            end += 1
+        if body[end + 1:end + 65].lstrip().startswith(b":"):
+            try:
+                key = json.loads(body[start:end + 1])  # "d\u0061ta" is "data" too
+            except ValueError:
+                return  # not a valid string: the decoder says so
+            if key in seen:
+                raise MalformedBody(f"the JSON object repeats the key {key!r}; send each field once")
+            seen.add(key)
+        start = body.find(b'"', end + 1)
+
+
 def decode_request(kind: str, body: bytes | bytearray) -> UMAPRequest | ClusterRequest:
     """Decode and type-check a JSON request body (call it off the event loop)."""
+    check_unique_keys(body)
     try:
         return msgspec.json.decode(body, type=REQUEST_TYPE[kind])
     except msgspec.ValidationError as exc:

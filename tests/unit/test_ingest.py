@@ -273,29 +273,34 @@ def test_a_full_disk_is_507_and_keeps_nothing(tmp_path, monkeypatch) -> None:
     assert list((tmp_path / "spool").iterdir()) == []
 
 
-def test_a_500_is_json_and_carries_the_cors_headers() -> None:
+def test_a_500_is_json_and_carries_the_cors_headers(tmp_path: Path) -> None:
     import asyncio
 
     import httpx
     from starlette.applications import Starlette
     from starlette.routing import Route
 
+    from streaming_umap.auth import KeyStore
     from streaming_umap.web.app import middleware_for
+    from streaming_umap.web.auth import Authenticator
     from streaming_umap.web.responses import EXCEPTION_HANDLERS
 
     def boom(request: object) -> None:
-        raise RuntimeError("a bug")
+        raise RuntimeError("a bug in /srv/secret/path")
 
     settings = Settings.from_env({"STREAMING_UMAP_CORS_ORIGINS": "http://Page.example"})
     app = Starlette(routes=[Route("/boom", boom)], middleware=middleware_for(settings),
                     exception_handlers=EXCEPTION_HANDLERS)
+    app.state.auth = Authenticator(settings, KeyStore(tmp_path))
     async def get() -> httpx.Response:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.get("/boom", headers={"Origin": "http://page.example"})
 
     r = asyncio.run(get())
-    assert r.status_code == 500 and r.json()["detail"].startswith("internal error (RuntimeError)")
+    detail = r.json()["detail"]
+    assert r.status_code == 500 and detail.startswith("internal error (reference ")
+    assert "secret" not in detail and "log" in detail and "RuntimeError" not in detail  # nothing leaks
     assert r.headers["access-control-allow-origin"] == "http://page.example"
 
 

@@ -53,7 +53,7 @@ def _requirements(name: str) -> list[Requirement]:
     return found
 
 
-@pytest.mark.parametrize("name", sorted(SETS) + ["tools"])
+@pytest.mark.parametrize("name", sorted(SETS) + ["tools", "fuzz"])
 def test_every_pin_is_exact_and_hashed(name: str) -> None:
     text = (LOCKS / f"{name}.txt").read_text()
     entries = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 2)[2])

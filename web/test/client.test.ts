@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { StreamingUMAPClient } from '../src/client/client';
-import { ControlRefusedError, JobNotFoundError, StreamingUMAPError } from '../src/client/errors';
+import { ControlRefusedError, JobNotFoundError, StreamingUMAPError, UnauthorizedError } from '../src/client/errors';
 import { immediateResult } from '../src/client/http';
 import { matrixFromNpy } from '../src/client/matrix';
 import type { SocketFactory } from '../src/client/subscription';
@@ -185,5 +185,40 @@ describe('falling back to polling', () => {
   it('rejects when polling finds no such job', async () => {
     const polling = makeClient({ WebSocket: null });
     await expect(polling.subscribe('missing').done).rejects.toBeInstanceOf(JobNotFoundError);
+  });
+});
+
+describe('API keys', () => {
+  it('sends the token on every request and as a socket subprotocol, never as the echoed one', async () => {
+    service.requiredKey = 'sumap_0123456789ab_secret';
+    const keyed = makeClient({ token: 'sumap_0123456789ab_secret' });
+    const started = await keyed.startUMAP(rows(30));
+    const job = service.job(started.job_id);
+    const views: JobView[] = [];
+    const sub = keyed.subscribe(job.id, { onUpdate: (v) => views.push(v) });
+    await until(() => sub.transport === 'websocket', 'the socket');
+    job.advance(40);
+    job.complete();
+    const done = await sub.done;
+    expect(done.status).toBe('completed');
+    expect(views.map((v) => v.status)).toContain('processing');
+    expect(service.requests.every((r) => r.authorization === 'Bearer sumap_0123456789ab_secret')).toBe(true);
+    expect(service.offeredProtocols).toEqual([['streaming-umap.v1', 'streaming-umap.bearer.sumap_0123456789ab_secret']]);
+    expect(sub.stats.polls).toBe(0);
+  });
+
+  it('without a valid key: UnauthorizedError over REST, and the socket ends the subscription', async () => {
+    const job = service.addJob('umap', 30);
+    service.requiredKey = 'sumap_0123456789ab_right';
+    const anonymous = makeClient();
+    expect(await anonymous.status(job.id).catch((e: unknown) => e)).toBeInstanceOf(UnauthorizedError);
+    const wrong = makeClient({ token: 'sumap_0123456789ab_wrong' });
+    const sub = wrong.subscribe(job.id);
+    const error = await sub.done.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnauthorizedError);
+    expect((error as UnauthorizedError).status).toBe(401);
+    expect(sub.stats.polls).toBe(0); // 4401: polling would be refused too
+    wrong.setToken('sumap_0123456789ab_right');
+    expect((await wrong.status(job.id)).job_id).toBe(job.id);
   });
 });

@@ -158,4 +158,19 @@ describe('useStreamingUMAP', () => {
     expect(service.snapshotsSent).toBe(0);
     expect(result.current.activeJobs[0].label).toBe(`Clustering · 50 rows · job ${job.id}`);
   });
+
+  it('takes a token option: jobs start and are followed with the key', async () => {
+    service.requiredKey = 'sumap_0123456789ab_hook';
+    const { result } = setup({ token: 'sumap_0123456789ab_hook' });
+    let jobId = '';
+    await act(async () => {
+      jobId = (await result.current.startUMAPJob.mutateAsync({ data: rows(20) })).job_id;
+    });
+    await until(() => result.current.activeJobs[0]?.transport === 'websocket', 'the socket');
+    act(() => service.job(jobId).complete());
+    await until(() => result.current.activeJobs[0]?.output, 'the result');
+    expect(result.current.activeJobs[0].status).toBe('completed');
+    expect(service.requests.every((r) => r.authorization === 'Bearer sumap_0123456789ab_hook')).toBe(true);
+    expect(result.current.client.token).toBe('sumap_0123456789ab_hook');
+  });
 });

@@ -137,7 +137,7 @@ def run_on(url: str, data: np.ndarray, args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     progress = not args.quiet
-    with Client(url) as client:
+    with Client(url, api_key=getattr(args, "api_key", None)) as client:
         job = client.submit_umap(data, **_umap_options(args))
         _describe(job, "umap", data, url)
         embedding = follow(job, progress)

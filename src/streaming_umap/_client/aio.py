@@ -14,15 +14,17 @@ from typing import Any, Self, Unpack
 import httpx
 import numpy as np
 
-from .errors import ConnectionError, NotFound, StreamingUMAPClientError, check
+from .errors import ConnectionError, StreamingUMAPClientError, check
 from .models import ClusterOptions, ClusterResult, ControlReply, Frame, JobStatus, UMAPOptions
 from .progress import ProgressBar
 from .sync import (
     POLL_RETRIES,
     ClientSettings,
     SocketLost,
+    jobs_query,
     raise_for_end,
     remaining,
+    socket_refusal,
 )
 from .wire import (
     API,
@@ -64,9 +66,14 @@ class AsyncClient(ClientSettings):
         return (await self.request("GET", "/health")).json()  # type: ignore[no-any-return]
 
     async def jobs(self, include_all: bool = False) -> list[JobStatus]:
-        params = {"include": "all"} if include_all else None
-        body = (await self.request("GET", f"{API}/jobs", params=params)).json()
-        return [JobStatus.from_dict(job) for job in body["jobs"]]
+        out: list[JobStatus] = []
+        after: str | None = None
+        while True:
+            body = (await self.request("GET", f"{API}/jobs", params=jobs_query(include_all, after))).json()
+            out += [JobStatus.from_dict(job) for job in body["jobs"]]
+            after = body.get("next_after")
+            if not after:
+                return out
 
     def job(self, job_id: str) -> AsyncJobHandle:
         return AsyncJobHandle(self, job_id)
@@ -160,7 +167,8 @@ class AsyncJobHandle(HandleState[AsyncClient]):
 
         url = f"{self.client.ws_url}{API}/ws/{self.job_id}"
         try:
-            socket = await connect(url, open_timeout=self.client.open_timeout, max_size=1 << 26)
+            socket = await connect(url, open_timeout=self.client.open_timeout, max_size=1 << 26,
+                                   additional_headers=self.client.auth_headers)
         except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
             raise SocketLost(f"cannot open {url} ({type(exc).__name__}: {exc})") from exc
         async with socket:
@@ -172,9 +180,9 @@ class AsyncJobHandle(HandleState[AsyncClient]):
                     continue
                 except ConnectionClosed as exc:
                     code = exc.rcvd.code if exc.rcvd else None
-                    if code == 4404:
-                        raise NotFound(404, follower.socket_error or f"no job with id {self.job_id!r}",
-                                       method="GET", url=url) from None
+                    refused = socket_refusal(code, follower.socket_error, self.job_id, url)
+                    if refused is not None:
+                        raise refused from None
                     raise SocketLost(f"the WebSocket closed (code {code}) before the job ended") from exc
                 if isinstance(message, str):
                     frame = follower.from_socket(json.loads(message))

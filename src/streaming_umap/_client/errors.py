@@ -66,6 +66,11 @@ class PayloadTooLarge(ServerError):
     """413: the body or rows x columns is over the server's limit (stated in ``detail``)."""
 
 
+class Unauthorized(ServerError):
+    """401: the server requires an API key and none, or not a valid one, was sent
+    (``Client(api_key=...)`` or ``$STREAMING_UMAP_API_KEY``); 403: a cross-site request."""
+
+
 class NotFound(ServerError):
     """404: no such job (or route)."""
 
@@ -115,7 +120,8 @@ class JobCancelled(JobError):
 
 
 _BY_STATUS: dict[int, type[ServerError]] = {
-    400: InvalidRequest, 415: InvalidRequest, 422: InvalidRequest,
+    400: InvalidRequest, 415: InvalidRequest, 422: InvalidRequest, 401: Unauthorized,
+    403: Unauthorized,
     404: NotFound, 409: Conflict, 410: Gone, 413: PayloadTooLarge,
     429: QueueFull, 503: Unavailable, 507: Unavailable,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Iterator
 from types import TracebackType
@@ -18,6 +19,7 @@ from .errors import (
     JobFailed,
     NotFound,
     StreamingUMAPClientError,
+    Unauthorized,
     WaitTimeout,
     check,
 )
@@ -39,6 +41,8 @@ from .wire import (
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:8003"
+ENV_API_KEY = "STREAMING_UMAP_API_KEY"
+CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN_JOB = 4401, 4404
 Transport = Literal["auto", "poll"]
 RECV_SLICE = 0.5  # seconds; a blocked receive wakes this often (Ctrl-C, deadlines)
 POLL_RETRIES = 3
@@ -57,6 +61,24 @@ def remaining(deadline: float | None, job_id: str) -> float | None:
     return left
 
 
+def jobs_query(include_all: bool, after: str | None) -> dict[str, str]:
+    query = {"limit": "1000"}
+    if include_all:
+        query["include"] = "all"
+    if after:
+        query["after"] = after
+    return query
+
+
+def socket_refusal(code: int | None, error: str | None, job_id: str, url: str) -> Exception | None:
+    """The exception a refusing close code stands for (polling would be refused too)."""
+    if code == CLOSE_UNKNOWN_JOB:
+        return NotFound(404, error or f"no job with id {job_id!r}", method="GET", url=url)
+    if code == CLOSE_UNAUTHORIZED:
+        return Unauthorized(401, error or "the server requires an API key", method="GET", url=url)
+    return None
+
+
 def raise_for_end(frame: Frame) -> Frame:
     if frame.status == "failed":
         raise JobFailed(frame.job_id, frame.error, frame)
@@ -68,11 +90,16 @@ def raise_for_end(frame: Frame) -> Frame:
 class ClientSettings:
     """Where the service is and how to follow jobs: what Client and AsyncClient share."""
 
-    def __init__(self, url: str = DEFAULT_URL, *, timeout: float = 300.0,
-                 transport: Transport = "auto", poll_interval: float = 0.5,
+    def __init__(self, url: str = DEFAULT_URL, *, api_key: str | None = None,
+                 timeout: float = 300.0, transport: Transport = "auto", poll_interval: float = 0.5,
                  ws_url: str | None = None, headers: dict[str, str] | None = None) -> None:
         if transport not in ("auto", "poll"):
             raise ValueError(f"transport must be 'auto' or 'poll', found {transport!r}")
+        key = api_key if api_key is not None else os.environ.get(ENV_API_KEY, "").strip()
+        headers = dict(headers or {})
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        self.auth_headers = {k: v for k, v in headers.items() if k.lower() == "authorization"}
         self.url = url.rstrip("/")
         self.ws_url = (ws_url or ws_base(self.url)).rstrip("/")
         self.transport: Transport = transport
@@ -88,7 +115,8 @@ class ClientSettings:
 class Client(ClientSettings):
     """A connection to one streaming-umap service.
 
-    ``transport="poll"`` never opens a WebSocket; ``"auto"`` (default) follows jobs over
+    ``api_key`` (default: ``$STREAMING_UMAP_API_KEY``) goes with every request as
+    ``Authorization: Bearer``, on the WebSocket handshake too. ``transport="poll"`` never opens a WebSocket; ``"auto"`` (default) follows jobs over
     the socket and falls back to polling ``/status`` every ``poll_interval`` seconds when
     it cannot open or drops. ``ws_url`` overrides the socket's base (``ws://host:port``).
     ``timeout`` bounds each HTTP request (uploads and immediate answers included).
@@ -115,9 +143,14 @@ class Client(ClientSettings):
 
     def jobs(self, include_all: bool = False) -> list[JobStatus]:
         """Active jobs, oldest first; ``include_all`` adds finished ones still stored."""
-        params = {"include": "all"} if include_all else None
-        body = self.request("GET", f"{API}/jobs", params=params).json()
-        return [JobStatus.from_dict(job) for job in body["jobs"]]
+        out: list[JobStatus] = []
+        after: str | None = None
+        while True:  # page by page (the server sends at most 1000 at a time)
+            body = self.request("GET", f"{API}/jobs", params=jobs_query(include_all, after)).json()
+            out += [JobStatus.from_dict(job) for job in body["jobs"]]
+            after = body.get("next_after")
+            if not after:
+                return out
 
     def job(self, job_id: str) -> JobHandle:
         """A handle on an existing job (nothing is checked until it is used)."""
@@ -230,7 +263,8 @@ class JobHandle(HandleState[Client]):
 
         url = f"{self.client.ws_url}{API}/ws/{self.job_id}"
         try:
-            socket = connect(url, open_timeout=self.client.open_timeout, max_size=1 << 26)
+            socket = connect(url, open_timeout=self.client.open_timeout, max_size=1 << 26,
+                             additional_headers=self.client.auth_headers)
         except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
             raise SocketLost(f"cannot open {url} ({type(exc).__name__}: {exc})") from exc
         with socket:
@@ -242,9 +276,9 @@ class JobHandle(HandleState[Client]):
                     continue
                 except ConnectionClosed as exc:
                     code = exc.rcvd.code if exc.rcvd else None
-                    if code == 4404:
-                        raise NotFound(404, follower.socket_error or f"no job with id {self.job_id!r}",
-                                       method="GET", url=url) from None
+                    refused = socket_refusal(code, follower.socket_error, self.job_id, url)
+                    if refused is not None:
+                        raise refused from None
                     raise SocketLost(f"the WebSocket closed (code {code}) before the job ended") from exc
                 if isinstance(message, str):
                     frame = follower.from_socket(json.loads(message))

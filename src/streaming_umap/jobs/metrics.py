@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ..auth import LOCAL
+
 if TYPE_CHECKING:
     from .models import Job
     from .supervisor import Supervisor
@@ -31,7 +33,7 @@ class _Live(Collector):
         self.supervisor = supervisor
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        health = self.supervisor.health()
+        health = self.supervisor.health(LOCAL)  # the whole server: metrics name no job
         queue = GaugeMetricFamily("streaming_umap_queue_depth", "Jobs waiting in the queue")
         queue.add_metric([], health["queue_depth"])
         active = GaugeMetricFamily("streaming_umap_active_jobs", "Jobs not yet finished")

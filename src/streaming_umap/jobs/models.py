@@ -75,6 +75,7 @@ class Job:
     paused_since: float | None = None
     worker: str | None = None  # which worker ran it (a local worker, or a Dask worker's address)
     waiting_for: str | None = None  # what a pending job waits for (not stored: re-derived)
+    owner: str | None = None  # the id of the API key that created it (None: no key)
 
     @property
     def terminal(self) -> bool:
@@ -118,6 +119,23 @@ class Job:
             return None
         return (now or time.time()) + self.eta_seconds
 
+    @property
+    def held_in_queue(self) -> bool:
+        """Paused before it ever started: no worker holds it, its input waits on disk."""
+        return self.status == Status.PAUSED and self.started_at is None
+
+    def stored_bytes(self) -> int:
+        """What the job keeps on disk: its float32 input while active, its result once
+        completed (until it expires), nothing once failed or cancelled."""
+        if self.status in ACTIVE_STATUSES:
+            return self.total_points * self.dims * 4
+        if self.status != Status.COMPLETED or self.result_expired:
+            return 0
+        if self.kind == "umap":
+            return self.total_points * int(self.params.get("n_components") or 2) * 4
+        centers = int((self.result or {}).get("n_clusters") or 0) * self.dims * 4
+        return self.total_points * 4 + (centers if self.params.get("algorithm") == "kmeans" else 0)
+
     def next_seq(self) -> int:
         self.seq += 1
         return self.seq
@@ -126,5 +144,5 @@ class Job:
         return (
             f"Job(id={self.id!r}, kind={self.kind}, status={self.status.value}, "
             f"stage={self.stage}, rows={self.total_points}x{self.dims}, "
-            f"progress={self.progress:.1f}%, seq={self.seq})"
+            f"progress={self.progress:.1f}%, seq={self.seq}, owner={self.owner})"
         )

@@ -34,10 +34,13 @@ _COLUMNS = (
     "id", "kind", "status", "stage", "params", "total_points", "dims", "total_chunks",
     "created_at", "started_at", "finished_at", "processed_points", "current_chunk",
     "epoch", "total_epochs", "progress", "error", "warning", "result", "result_expired",
-    "paused_seconds", "seq", "worker",
+    "paused_seconds", "seq", "worker", "owner",
 )
 _JSON_COLUMNS = {"params", "result"}
-_ADDED_COLUMNS = {"worker": "TEXT"}  # name -> type, for data folders made before the column
+_WRITE_BYTES = 8 << 20
+# Columns added after the first release, name -> SQL type: an older jobs.sqlite3 gets them
+# at start (jobs recorded before the owner column have none: only admin keys see them).
+_ADDED_COLUMNS = {"worker": "TEXT", "owner": "TEXT"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -45,7 +48,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     total_points INTEGER, dims INTEGER, total_chunks INTEGER, created_at REAL,
     started_at REAL, finished_at REAL, processed_points INTEGER, current_chunk INTEGER,
     epoch INTEGER, total_epochs INTEGER, progress REAL, error TEXT, warning TEXT,
-    result TEXT, result_expired INTEGER, paused_seconds REAL, seq INTEGER, worker TEXT
+    result TEXT, result_expired INTEGER, paused_seconds REAL, seq INTEGER, worker TEXT, owner TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 CREATE TABLE IF NOT EXISTS cost_model (
@@ -56,13 +59,25 @@ CREATE TABLE IF NOT EXISTS cost_model (
 
 def save_npy(path: Path, array: np.ndarray) -> None:
     """Write ``array`` to ``path`` all or nothing: a temporary name, flushed to disk,
-    then renamed (recovery trusts that a file under its real name is complete)."""
+    then renamed (recovery trusts that a file under its real name is complete).
+
+    The rows go through ``write`` in pieces, not ``ndarray.tofile``: a full disk then
+    raises ENOSPC (numpy's short write carries no errno, so it could not be told from
+    any other failure), and the temporary file is removed."""
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as fh:
-        np.save(fh, array)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    array = np.ascontiguousarray(array)
+    try:
+        with open(tmp, "wb") as fh:
+            np.lib.format.write_array_header_1_0(fh, np.lib.format.header_data_from_array_1_0(array))
+            flat = array.reshape(-1).view(np.uint8)
+            fh.writelines(flat[start:start + _WRITE_BYTES].data
+                          for start in range(0, flat.size, _WRITE_BYTES))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class JobStore:
@@ -91,6 +106,8 @@ class JobStore:
         for name, kind in _ADDED_COLUMNS.items():
             if name not in have:
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+                log.info("job store %s: added column %s", self.path, name)
+        self._db.execute("CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner)")
 
     # ---------------------------------------------------------------- records
 
@@ -132,27 +149,48 @@ class JobStore:
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
 
     def recover(self, now: float | None = None) -> list[Job]:
-        """Load every job after a restart. Jobs that were running when the server
-        stopped come back as failed; queued ones stay queued (their input is intact)."""
+        """Load every job after a restart (clean or crashed).
+
+        Jobs that never started keep their state: queued ones stay queued, and one paused
+        in the queue stays paused (its input is intact). A job that was running is failed
+        (its worker's progress is lost), or cancelled if a cancel was under way, and its
+        folder removed; so is any folder that no record names.
+        """
         now = time.time() if now is None else now
         jobs = self.load_all()
         for job in jobs:
             if job.status not in ACTIVE_STATUSES:
                 continue
-            if job.status == Status.PENDING and self.input_path(job.id).exists():
+            waiting = job.status == Status.PENDING or job.held_in_queue
+            if waiting and self.input_path(job.id).exists():
                 continue
-            job.status = Status.FAILED
-            job.finished_at = now
-            job.paused_since = None
-            job.eta_seconds = None
-            job.error = (
-                "the server stopped while this job was in flight "
-                f"(it was at stage '{job.stage}'); submit it again"
-            )
-            self.save(job)
-            self.remove_input(job.id)
-            log.warning("job %s failed on recovery: it was in flight at shutdown", job.id)
+            self._end_at_recovery(job, now)
+        self._remove_orphans({job.id for job in jobs})
         return jobs
+
+    def _end_at_recovery(self, job: Job, now: float) -> None:
+        if job.status == Status.CANCELLING:
+            job.status, job.error = Status.CANCELLED, "cancelled on request (the server stopped first)"
+        elif job.status == Status.PENDING or job.held_in_queue:
+            job.status = Status.FAILED
+            job.error = "the input of this queued job was missing when the server started; submit it again"
+        else:
+            job.status = Status.FAILED
+            job.error = ("the server stopped while this job was in flight (last recorded stage: "
+                         f"'{job.stage}'); submit it again")
+        job.finished_at = now
+        job.paused_since = None
+        job.eta_seconds = None
+        self.save(job)
+        self.remove_results(job.id)
+        log.warning("job %s %s on recovery: %s", job.id, job.status.value, job.error)
+
+    def _remove_orphans(self, known: set[str]) -> None:
+        """Folders of jobs with no record (a crash between storing an input and its record)."""
+        for folder in self.jobs_dir.iterdir():
+            if folder.is_dir() and folder.name not in known:
+                shutil.rmtree(folder, ignore_errors=True)
+                log.warning("removed %s: no job record names it", folder)
 
     # ---------------------------------------------------------------- files
 

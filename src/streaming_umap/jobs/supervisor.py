@@ -10,6 +10,7 @@ Lifecycle: :meth:`start` -> (events) -> :meth:`stop`.
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import logging
 import math
@@ -23,12 +24,15 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..auth import Principal
 from ..config import Settings
 from ..errors import (
+    InvalidInput,
     JobNotFound,
     JobStateConflict,
     PayloadTooLarge,
     QueueFull,
+    QuotaExceeded,
     ServiceUnavailable,
     StorageFull,
     is_disk_full,
@@ -48,6 +52,28 @@ WARMUP_KEY = "warmup:seconds"  # the last warm-up's length, kept beside the cost
 WARMUP_PRIOR_SECONDS = 60.0  # before any warm-up was measured here (2 cores, cold cache)
 TICK_SECONDS = 0.05  # twice the 10 frames/s a subscriber gets: the first change reaches it within 100 ms
 SAVE_INTERVAL = 2.0
+MAX_PAGE = 1000  # jobs per page of list_jobs
+
+
+def job_cursor(job: Job) -> str:
+    """Where a page of ``list_jobs`` ended: opaque to clients, who pass it back as ``after``."""
+    return f"{job.created_at!r}.{job.id}"  # repr: the exact float, so no job is listed twice
+
+
+def _parse_cursor(cursor: str) -> tuple[float, str]:
+    created, _, job_id = cursor.rpartition(".")
+    try:
+        return float(created), job_id
+    except ValueError:
+        raise InvalidInput(f"after must be the next_after of a previous page, found {cursor!r}",
+                           field="after") from None
+
+
+def _storage_error(exc: BaseException, what: str) -> StorageFull | None:
+    """The 507 for a write that failed because the disk is full (SQLite says so in words)."""
+    if is_disk_full(exc) or "full" in str(exc).lower():  # "database or disk is full"
+        return StorageFull(f"the server's disk is full: {what} (nothing was changed); try again later")
+    return None
 
 
 class Supervisor:
@@ -77,7 +103,7 @@ class Supervisor:
     async def start(self) -> None:
         for job in self.store.recover():
             self.jobs[job.id] = job
-            if job.status == Status.PENDING:
+            if job.status == Status.PENDING or job.held_in_queue:  # paused ones wait for resume
                 self.queue.append(job.id)
         await self.executor.start(self)
         self._tasks = [
@@ -100,15 +126,28 @@ class Supervisor:
 
     # ------------------------------------------------------------------ public API
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str, principal: Principal) -> Job:
+        """The job, if ``principal`` may see it; another owner's job is as unknown as a
+        job that does not exist (404), so ids cannot be probed."""
         job = self.jobs.get(job_id)
-        if job is None:
+        if job is None or not principal.may_see(job.owner):
             raise JobNotFound(job_id)
         return job
 
-    def list_jobs(self, include_all: bool = False) -> list[Job]:
-        jobs = sorted(self.jobs.values(), key=lambda j: j.created_at)
-        return jobs if include_all else [j for j in jobs if j.status in ACTIVE_STATUSES]
+    def list_jobs(self, principal: Principal, include_all: bool = False, *,
+                  limit: int = MAX_PAGE, after: str | None = None) -> tuple[list[Job], int, str | None]:
+        """One page of the jobs ``principal`` may see, oldest first: the page, how many
+        there are in all, and the cursor of the next page (None on the last)."""
+        visible = sorted((j for j in self.jobs.values() if principal.may_see(j.owner)
+                          and (include_all or j.status in ACTIVE_STATUSES)),
+                         key=lambda j: (j.created_at, j.id))
+        start = 0
+        if after is not None:
+            mark = _parse_cursor(after)
+            start = next((i for i, j in enumerate(visible) if (j.created_at, j.id) > mark), len(visible))
+        page = visible[start:start + limit]
+        more = start + limit < len(visible)
+        return page, len(visible), (job_cursor(page[-1]) if more and page else None)
 
     def pending_count(self) -> int:
         return sum(1 for j in self.jobs.values() if j.status == Status.PENDING) + self._reserved
@@ -122,9 +161,10 @@ class Supervisor:
         return self.models[name]
 
     async def submit(self, kind: str, params: dict[str, Any], data: np.ndarray, warning: str | None,
-                     input_file: Path | None = None) -> Job:
-        """Queue a job. ``input_file``: a spooled ``.npy`` holding exactly ``data``, which
-        becomes the job's input by a rename instead of being written again."""
+                     principal: Principal, input_file: Path | None = None) -> Job:
+        """Queue a job owned by ``principal``. ``input_file``: a spooled ``.npy`` holding
+        exactly ``data``, which becomes the job's input by a rename instead of being
+        written again."""
         unavailable = self.executor.available()
         if unavailable is not None:
             raise ServiceUnavailable(unavailable)
@@ -134,12 +174,14 @@ class Supervisor:
                 retry_after=self._retry_after(),
             )
         rows, dims = data.shape
+        self._check_quota(principal, rows * dims * 4)
         admission = self.executor.admission(kind, rows, dims, params)
         if admission is not None and admission.verdict == "never":
             raise PayloadTooLarge(admission.message, field="data")
         chunk = params.get("chunk_size") or self.settings.chunk_size
         job = Job(id=uuid.uuid4().hex, kind=kind, params=params, total_points=rows, dims=dims,
-                  total_chunks=max(1, math.ceil(rows / chunk)), warning=warning)
+                  total_chunks=max(1, math.ceil(rows / chunk)), warning=warning,
+                  owner=principal.owner)
         self._reserved += 1
         try:
             await asyncio.to_thread(self.store.write_input, job.id, data, input_file)
@@ -160,9 +202,9 @@ class Supervisor:
             del self.jobs[job.id]
             self.queue.remove(job.id)
             await asyncio.to_thread(self.store.delete, job.id)
-            if is_disk_full(exc) or "full" in str(exc).lower():  # SQLite: "database or disk is full"
-                raise StorageFull("the server's disk is full: the job could not be recorded "
-                                  "(nothing was kept); try again later") from None
+            full = _storage_error(exc, "the job could not be recorded")
+            if full is not None:
+                raise full from None
             raise
         self.hub.publish(job.id, frame_of(job, "progress"), important=True)
         log.info("queued %r", job)
@@ -178,42 +220,91 @@ class Supervisor:
                                    self.settings.exact_knn_max_rows)
         return await self.executor.immediate(request)
 
-    def cancel(self, job_id: str) -> Job:
-        job = self.get(job_id)
+    def _check_quota(self, principal: Principal, input_bytes: int) -> None:
+        """A key's own limits: jobs queued or running, and bytes stored (its active jobs'
+        inputs and its results not yet expired)."""
+        quota, mine = principal.quota, [j for j in self.jobs.values() if j.owner == principal.key_id]
+        name = f"API key {principal.name!r}"
+        if quota.max_jobs is not None:
+            active = [j for j in mine if j.status in ACTIVE_STATUSES]
+            if len(active) >= quota.max_jobs:
+                soonest = min((j.eta_seconds or 5.0 for j in active), default=5.0)
+                raise QuotaExceeded(
+                    f"{name} has {len(active)} queued or running jobs; its limit is "
+                    f"{quota.max_jobs} (STREAMING_UMAP_KEY_MAX_JOBS, or keys create --max-jobs)",
+                    retry_after=max(1, int(soonest)))
+        limit = quota.max_stored_bytes
+        if limit is None:
+            return
+        if input_bytes > limit:
+            raise PayloadTooLarge(
+                f"this input is {input_bytes} bytes as float32; {name} may store at most "
+                f"{limit} bytes (STREAMING_UMAP_KEY_MAX_STORED_MB, or keys create --max-stored-mb)",
+                field="data")
+        used = sum(j.stored_bytes() for j in mine)
+        if used + input_bytes > limit:
+            raise QuotaExceeded(
+                f"{name} stores {used} bytes of inputs and results; with this input of "
+                f"{input_bytes} bytes it would pass its limit of {limit} bytes "
+                "(STREAMING_UMAP_KEY_MAX_STORED_MB): wait for jobs to end or results to expire",
+                retry_after=self._expiry_wait(mine))
+
+    def _expiry_wait(self, jobs: list[Job]) -> int:
+        finished = [j.finished_at for j in jobs if j.stored_bytes() and j.finished_at]
+        if not finished:
+            return 60
+        return max(1, int(min(finished) + self.settings.result_ttl - time.time()))
+
+    def _save_or_undo(self, job: Job, before: Job, what: str) -> None:
+        """Record a change a caller asked for; if the record cannot be written, the job is
+        put back as it was (memory and database agree) and the caller gets a 507."""
+        try:
+            self.store.save(job)
+        except (OSError, sqlite3.Error) as exc:
+            job.__dict__.update(before.__dict__)
+            full = _storage_error(exc, what)
+            if full is not None:
+                raise full from None
+            raise
+
+    def cancel(self, job_id: str, principal: Principal) -> Job:
+        job = self.get(job_id, principal)
         if job.terminal:
             raise JobStateConflict(f"job {job_id} is already {job.status.value}; nothing to cancel")
         if job.status == Status.CANCELLING:
             return job
-        now = time.time()
+        now, before = time.time(), copy.copy(job)
         if not self.executor.holds(job_id):
-            self._finish(job, Status.CANCELLED, now, error="cancelled before it started")
+            self._finish(job, Status.CANCELLED, now, error="cancelled before it started", requested=True)
             return job
         job.move_to(Status.CANCELLING, now)
+        self._save_or_undo(job, before, f"job {job_id} could not be marked cancelling")
         self._publish(job, "progress", important=True)
-        self.store.save(job)
         self.executor.cancel(job_id)
         return job
 
-    def pause(self, job_id: str) -> tuple[Job, str]:
-        job = self.get(job_id)
+    def pause(self, job_id: str, principal: Principal) -> tuple[Job, str]:
+        job = self.get(job_id, principal)
         if job.status == Status.PAUSED:
             return job, "the job is already paused"
         if job.status == Status.PENDING:
+            before = copy.copy(job)
             job.move_to(Status.PAUSED)
+            self._save_or_undo(job, before, f"job {job_id} could not be paused")
             self._publish(job, "paused", important=True)
-            self.store.save(job)
             return job, "the job is held in the queue until resumed"
         if job.status == Status.PROCESSING and self.executor.holds(job_id):
             return job, self.executor.pause(job_id)
         raise JobStateConflict(f"job {job_id} is {job.status.value}; only pending or processing jobs can be paused")
 
-    def resume(self, job_id: str) -> tuple[Job, str]:
-        job = self.get(job_id)
+    def resume(self, job_id: str, principal: Principal) -> tuple[Job, str]:
+        job = self.get(job_id, principal)
         held = self.executor.holds(job_id)
         if job.status == Status.PAUSED and not held:
+            before = copy.copy(job)
             job.move_to(Status.PENDING)
+            self._save_or_undo(job, before, f"job {job_id} could not be resumed")
             self._publish(job, "resumed", important=True)
-            self.store.save(job)
             self._dispatch()
             return job, "the job is back in the queue"
         if job.status in (Status.PAUSED, Status.PROCESSING) and held:
@@ -225,11 +316,15 @@ class Supervisor:
         if self.executor.holds(job_id):
             self.executor.set_live(job_id, self.hub.live_every(job_id))
 
-    def health(self) -> dict[str, Any]:
+    def health(self, principal: Principal) -> dict[str, Any]:
+        """Service health. The worker processes (pids, which job each runs) are shown to
+        admins only; other keys see the counts."""
         executor = self.executor.health()
         status = "ok" if self.executor.ready() else "warming"
         if executor.pop("degraded", False):
             status = "degraded"
+        if not principal.admin:
+            executor.pop("processes", None)
         device = self.executor.device
         return {
             "status": status,
@@ -283,7 +378,7 @@ class Supervisor:
                                  self.executor.exact_max_rows(job.params))
         self.trackers[job.id] = ProgressTracker(plan, now)
         job.progress, job.eta_seconds = self.trackers[job.id].estimate(now)
-        self.store.save(job)
+        self._save_quietly(job, now)
         if self.hub.live_every(job.id):
             self.set_live(job.id)
         self._publish(job, "progress", important=True)
@@ -334,6 +429,7 @@ class Supervisor:
                 job.epoch = 0
             self._update_estimate(job, now)
             self._publish(job, "progress", important=True)
+            self._save_quietly(job, now)  # a few per job: a restart names the right stage
         elif isinstance(message, msg.Progress):
             self._on_progress(job, message, now)
         elif isinstance(message, msg.Held):
@@ -364,8 +460,15 @@ class Supervisor:
         self._update_estimate(job, now)
         self._publish(job, "progress")
         if now - self._saved_at.get(job.id, 0.0) >= SAVE_INTERVAL:
+            self._save_quietly(job, now)
+
+    def _save_quietly(self, job: Job, now: float) -> None:
+        """Progress records: one that cannot be written (a full disk) is written later."""
+        try:
             self.store.save(job)
             self._saved_at[job.id] = now
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("job %s: its progress could not be recorded (%s)", job.id, exc)
 
     def _on_held(self, job: Job, message: msg.Held, now: float) -> None:
         tracker = self.trackers.get(job.id)
@@ -380,7 +483,7 @@ class Supervisor:
                 tracker.resume(now)
             self._update_estimate(job, now)
             self._publish(job, "resumed", important=True)
-        self.store.save(job)
+        self._save_quietly(job, now)
 
     def _on_done(self, job: Job, message: msg.Done, now: float) -> None:
         if job.status == Status.CANCELLING:
@@ -405,10 +508,23 @@ class Supervisor:
         self._finish(job, Status.COMPLETED, now, stages=stages)
 
     def _finish(self, job: Job, status: Status, now: float, error: str | None = None,
-                stages: list[tuple[str, float]] | None = None) -> None:
+                requested: bool = False, stages: list[tuple[str, float]] | None = None) -> None:
+        """End the job. The record is written before its files go. If it cannot be (a full
+        disk): a ``requested`` end (a caller's cancel) is undone and the caller gets the
+        507; an end the worker reported stands in memory and is recorded at a later save."""
+        before = copy.copy(job)
         job.move_to(status, now)
         if status != Status.COMPLETED:
             job.error = error
+        if requested:
+            self._save_or_undo(job, before, f"job {job.id} could not be recorded as {status.value}")
+        else:
+            try:
+                self.store.save(job)
+            except (OSError, sqlite3.Error) as exc:
+                log.error("job %s is %s but its record could not be written (%s)", job.id,
+                          status.value, exc)
+        if status != Status.COMPLETED:
             self.store.remove_results(job.id)
         else:
             self.store.remove_input(job.id)
@@ -416,7 +532,6 @@ class Supervisor:
         self._saved_at.pop(job.id, None)
         if job.id in self.queue:
             self.queue.remove(job.id)
-        self.store.save(job)
         self._publish(job, status.value, important=True)
         if self.metrics is not None:
             self.metrics.job_finished(job, self.backend, stages or [])
@@ -499,7 +614,8 @@ class Supervisor:
             await asyncio.sleep(self.settings.sweep_interval)
 
     def sweep(self, now: float | None = None) -> list[str]:
-        """Expire results past the TTL, then the oldest ones while over the disk budget."""
+        """Expire results past the TTL, then the oldest ones while over the disk budget;
+        then forget finished jobs past the record TTL or beyond the record limit."""
         now = time.time() if now is None else now
         finished = sorted(
             (j for j in list(self.jobs.values()) if j.terminal and not j.result_expired and j.result is not None),
@@ -520,7 +636,25 @@ class Supervisor:
             expired.append(job.id)
             log.info("expired the result of job %s (%s, %d bytes freed)", job.id,
                      "past its TTL" if too_old else "over the disk budget", sizes[job.id])
+        self.forget_old_records(now)
         return expired
+
+    def forget_old_records(self, now: float) -> list[str]:
+        """Finished jobs whose record is past STREAMING_UMAP_RECORD_TTL, then the oldest
+        beyond STREAMING_UMAP_MAX_RECORDS, leave memory and the database (with their
+        files): the job table stays bounded. Active jobs are never forgotten."""
+        ended = sorted((j for j in self.jobs.values() if j.terminal),
+                       key=lambda j: (j.finished_at or 0.0, j.id))
+        extra = len(ended) - self.settings.max_records
+        gone = [j for i, j in enumerate(ended)
+                if i < extra or (j.finished_at or now) < now - self.settings.record_ttl]
+        for job in gone:
+            self.store.delete(job.id)
+            del self.jobs[job.id]
+        if gone:
+            log.info("forgot %d finished jobs (record TTL %.0f s, at most %d records)", len(gone),
+                     self.settings.record_ttl, self.settings.max_records)
+        return [j.id for j in gone]
 
     def _publish(self, job: Job, kind: str, important: bool = False) -> None:
         self.hub.publish(job.id, frame_of(job, kind), important=important)

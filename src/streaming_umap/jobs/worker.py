@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DeviceFault, DeviceOutOfMemory, InvalidInput, JobCancelled
+from ..errors import DeviceFault, DeviceOutOfMemory, InvalidInput, JobCancelled, is_disk_full
 from . import protocol as msg
 from .channel import Channel, ChannelCheckpoint, ChannelLogHandler, set_compute_threads
 from .store import save_npy
@@ -137,6 +137,12 @@ def run_job(backend: Any, channel: Channel, job: msg.RunJob, placer: Any = None)
         return False
     except MemoryError:
         channel.send(msg.Failed(job.job_id, "out of memory: the job needs more RAM than is free"))
+    except OSError as exc:
+        log.error("job %s failed:\n%s", job.job_id, traceback.format_exc())
+        reason = ("the server's disk is full: the result could not be stored (nothing was kept); "
+                  "submit it again once there is room") if is_disk_full(exc) else (
+                  f"the server could not read or write the job's files ({exc.strerror or type(exc).__name__})")
+        channel.send(msg.Failed(job.job_id, reason))
     except Exception as exc:  # any other bug fails this job, not the worker
         log.error("job %s failed:\n%s", job.job_id, traceback.format_exc())
         channel.send(msg.Failed(job.job_id, f"{type(exc).__name__}: {exc}"))

@@ -1,20 +1,23 @@
-"""The application factory: routes, error handlers, and the lifespan that owns the
-store, the hub and the supervisor (no module-level state)."""
+"""The application factory: routes, middleware, error handlers, and the lifespan that
+owns the stores, the hub and the supervisor (no module-level state)."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from ..auth import KeyStore
 from ..config import Settings
 from ..jobs.folder_lock import FolderLock
 from ..jobs.hub import Hub
@@ -23,7 +26,11 @@ from ..jobs.store import JobStore
 from ..jobs.supervisor import Supervisor
 from ..logsetup import configure_logging
 from . import demo, openapi, routes, ws
+from .auth import Authenticator, AuthGate
+from .guard import CrossSiteGuard
 from .responses import EXCEPTION_HANDLERS, InternalErrors
+
+log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 API = "/umap/streaming"
@@ -66,17 +73,39 @@ def build_routes() -> list[Route | WebSocketRoute | Mount]:
 
 
 def middleware_for(settings: Settings) -> list[Middleware]:
-    """CORS (when STREAMING_UMAP_CORS_ORIGINS names origins; the socket needs none) around
-    InternalErrors, which answers an unhandled exception with the JSON 500 inside the
-    stack, so that answer carries the CORS headers too."""
-    middleware = []
+    """Outermost first: the Host allowlist (DNS rebinding: a Host this server is not
+    called by is a 400 before anything else); CORS (when STREAMING_UMAP_CORS_ORIGINS names
+    origins; the socket needs none); InternalErrors, which answers an unhandled exception
+    with the JSON 500 inside the stack, so that answer carries the CORS headers too; the
+    cross-site guard (foreign Origins, simple-request content types); then the principal
+    of the request (AuthGate), for every handler."""
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts(),
+                             www_redirect=False)]
     if settings.cors_origins:
         middleware.append(Middleware(
             CORSMiddleware, allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Content-Type"],
-            expose_headers=["Location", "Retry-After", "Content-Disposition"], max_age=600))
-    middleware.append(Middleware(InternalErrors))
+            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Content-Type", "Authorization"],
+            expose_headers=["Location", "Retry-After", "Content-Disposition", "WWW-Authenticate"],
+            max_age=600))
+    middleware += [Middleware(InternalErrors),
+                   Middleware(CrossSiteGuard, cors_origins=settings.cors_origins),
+                   Middleware(AuthGate)]
     return middleware
+
+
+def _announce(settings: Settings, keys: KeyStore) -> None:
+    """Say how requests are authenticated, loudly where that is risky."""
+    if settings.auth_warning:
+        log.warning("!" * 78)
+        log.warning("%s", settings.auth_warning)
+        log.warning("!" * 78)
+    elif settings.auth_required and not keys.has_keys():
+        log.warning("API keys are required (listening on %s) and none exists yet: create one with "
+                    "`streaming-umap keys create NAME --admin` (STREAMING_UMAP_DATA_DIR=%s)",
+                    settings.host, settings.data_dir)
+    else:
+        log.info("API keys %s", "required" if settings.auth_required else
+                 "not required (listening on a loopback address)")
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -87,6 +116,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         configure_logging(settings.log_dir)
         lock = FolderLock(settings.data_dir).acquire()  # before recovery touches any job
         store = JobStore(settings.data_dir)
+        keys = KeyStore(settings.data_dir)
+        app.state.auth = Authenticator(settings, keys)
+        _announce(settings, keys)
         metrics = Metrics()
         supervisor = Supervisor(settings, store, Hub(), metrics=metrics)
         metrics.watch(supervisor)
@@ -97,9 +129,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await supervisor.stop()
             store.close()
+            keys.close()
             lock.release()
 
     app = Starlette(routes=build_routes(), lifespan=lifespan, middleware=middleware_for(settings),
                     exception_handlers=EXCEPTION_HANDLERS)
     app.state.settings = settings
+    app.state.sockets = ws.SocketLimits(settings.max_sockets, settings.max_sockets_per_client)
     return app

@@ -20,6 +20,8 @@ import io
 import json
 import math
 import os
+import re
+import tokenize
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,7 @@ from ..errors import (
 from ..schemas import (
     ClusterParams,
     UMAPParams,
+    check_unique_keys,
     decode_raw_request,
     decode_request,
     params_from_query,
@@ -293,6 +296,7 @@ def _parse_json_fast(kind: str, body: bytes | bytearray, settings: Settings) -> 
 def parse_json(kind: str, body: bytes | bytearray, settings: Settings) -> Submission:
     if not body or body.isspace():
         raise MalformedBody("request body is empty; send a JSON object with a `data` field")
+    check_unique_keys(body)
     fast = _parse_json_fast(kind, body, settings)
     return fast if fast is not None else _parse_json_full(kind, body, settings)
 
@@ -314,8 +318,15 @@ def _npy_header(buffer: io.BytesIO | BinaryIO) -> tuple[tuple[int, ...], bool, n
         if version == (1, 0):
             return np.lib.format.read_array_header_1_0(buffer)
         return np.lib.format.read_array_header_2_0(buffer)
-    except (ValueError, OSError) as exc:
-        raise MalformedBody(f"body is not a valid .npy file: {exc}") from None
+    except (ValueError, OSError, SyntaxError, TypeError, RecursionError, tokenize.TokenError) as exc:
+        # numpy reads the header text with tokenize and ast: a cut-off header is a TokenError
+        raise MalformedBody(f"body is not a valid .npy file: {_quiet(exc)}") from None
+
+
+def _quiet(exc: BaseException) -> str:
+    """An error's text without memory addresses (numpy names ast nodes by their id), cut short."""
+    text = re.sub(r" (object )?at 0x[0-9a-fA-F]+", "", str(exc) or type(exc).__name__)
+    return text if len(text) <= 300 else text[:300] + "..."
 
 
 def _checked_header(fh: io.BytesIO | BinaryIO, settings: Settings) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
@@ -421,6 +432,8 @@ def cross_check(sub: Submission) -> list[str]:
     notes: list[str] = []
     if isinstance(sub.params, ClusterParams):
         p = sub.params
+        if p.algorithm == "hdbscan" and rows < 2:
+            raise InvalidInput(f"hdbscan needs at least 2 rows, found {rows}", field="data")
         if p.algorithm == "kmeans" and p.n_clusters > rows:
             raise InvalidInput(
                 f"n_clusters is {p.n_clusters} but only {rows} rows were given; "

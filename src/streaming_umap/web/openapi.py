@@ -17,19 +17,20 @@ from starlette.staticfiles import StaticFiles
 
 from .. import __version__
 from ..schemas import (
+    AckFrame,
+    ClientAction,
     ClusterParams,
     ClusterRequest,
     ControlResponse,
-    AckFrame,
-    ClientAction,
     DemoDataSet,
     ErrorBody,
     ErrorFrame,
     Frame,
-    LayoutHeaderFrame,
     Health,
+    HealthStatus,
     JobList,
     JobStatus,
+    LayoutHeaderFrame,
     ResultBody,
     SubmitResponse,
     UMAPParams,
@@ -38,8 +39,18 @@ from ..schemas import (
 from .responses import JSON
 
 _TYPES = (UMAPRequest, ClusterRequest, UMAPParams, ClusterParams, SubmitResponse, JobStatus,
-          JobList, ControlResponse, ResultBody, Health, ErrorBody, Frame, AckFrame, ErrorFrame,
-          LayoutHeaderFrame, ClientAction, DemoDataSet)
+          JobList, ControlResponse, ResultBody, Health, HealthStatus, ErrorBody, Frame, AckFrame,
+          ErrorFrame, LayoutHeaderFrame, ClientAction, DemoDataSet)
+# Every /umap/streaming operation: a key where the server requires them ({}: or none, where
+# it does not); /health is open either way.
+KEYED: list[dict[str, list[str]]] = [{"bearerAuth": []}, {}]
+SECURITY_SCHEMES = {"bearerAuth": {
+    "type": "http", "scheme": "bearer",
+    "description": "An API key (sumap_<id>_<secret>, from `streaming-umap keys create NAME`) "
+                   "as Authorization: Bearer <key>. Required when the server listens beyond "
+                   "loopback (or STREAMING_UMAP_AUTH=required). On the WebSocket, browsers send "
+                   "it as a Sec-WebSocket-Protocol entry streaming-umap.bearer.<key> next to "
+                   "streaming-umap.v1 (close code 4401 when it is missing or not valid)."}}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -48,12 +59,18 @@ def _ref(name: str) -> dict[str, str]:
 
 def _errors(*codes: int, not_found: str = "unknown job") -> dict[str, Any]:
     text = {400: "malformed body", 404: not_found, 409: "the job is in the wrong state",
-            410: "the result expired", 413: "body or rows x dims over the limit",
-            415: "unsupported Content-Type", 422: "invalid field or value",
-            429: "queue full (see Retry-After)", 503: "no worker could answer in time",
+            401: "no API key, or not a valid one, where the server requires keys "
+                 "(WWW-Authenticate: Bearer)",
+            403: "a cross-site request: a foreign Origin",
+            410: "the result expired", 413: "body or rows x dims over the limit (the server's "
+                 "or the API key's)",
+            415: "unsupported Content-Type (text/plain and form types on any state change)",
+            422: "invalid field or value",
+            429: "queue full, or the API key's jobs or stored bytes at its quota (see Retry-After)",
+            503: "no worker could answer in time",
             507: "the server's disk is full (nothing was kept)"}
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": _ref("ErrorBody")}}}
-            for c in codes}
+            for c in sorted({*codes, 401})}
 
 
 def _ok(schema: str, description: str = "OK") -> dict[str, Any]:
@@ -84,23 +101,38 @@ def _submit(request: str, params: type, summary: str, example: dict[str, Any]) -
             "description": "Fewer rows than the immediate threshold are answered at once (200, "
                            "job_id 'immediate'); larger inputs start a background job (202). "
                            "A .npy (application/x-npy) or CSV body takes the parameters from the "
-                           "query string.",
+                           "query string; a JSON body takes them in the body, and a query string "
+                           "next to it is refused (422).",
             "parameters": _query_params(params),
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref(request), "example": example},
                 "application/x-npy": {"schema": {"type": "string", "format": "binary"}},
-                "text/csv": {"schema": {"type": "string"}},
+                # any text: whether it is numbers in rows is ingest's to say (422, with the row)
+                "text/csv": {"schema": {"description": "rows of comma-separated numbers, one "
+                                                       "optional header line"}},
             }},
             "responses": {"200": _ok("SubmitResponse", "computed immediately"),
                           "202": _ok("SubmitResponse", "job started"),
-                          **_errors(400, 413, 415, 422, 429, 503, 507)},
+                          **_errors(400, 403, 413, 415, 422, 429, 503, 507)},
+            "security": KEYED,
         }
     }
 
 
 def _job_op(method: str, summary: str, schema: str, *codes: int, query: list[Any] | None = None) -> dict[str, Any]:
+    """A job's operation; a state change may also meet the cross-site refusals (403, 415)
+    and a full disk (507)."""
+    if method != "get":
+        codes = (*codes, 403, 415, 507)
     return {method: {"summary": summary, "parameters": [_job_param(), *(query or [])],
-                     "responses": {"200": _ok(schema), **_errors(*codes)}}}
+                     "responses": {"200": _ok(schema), **_errors(*codes)}, "security": KEYED}}
+
+
+def _with_npy(operation: dict[str, Any]) -> dict[str, Any]:
+    """The 200 of ``format=npy``: float32 rows or int32 labels as ``.npy``."""
+    content = operation["get"]["responses"]["200"]["content"]
+    content["application/x-npy"] = {"schema": {"type": "string", "format": "binary"}}
+    return operation
 
 
 def _demo_paths() -> dict[str, Any]:
@@ -113,13 +145,14 @@ def _demo_paths() -> dict[str, Any]:
            "content": {"application/x-npy": {"schema": {"type": "string", "format": "binary"}}}}
     return {
         "/umap/streaming/demo": {"get": {
-            "summary": "The built-in demo data sets",
+            "summary": "The built-in demo data sets", "security": KEYED,
             "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"datasets": {"type": "array", "items": _ref("DemoDataSet")}},
-                "required": ["datasets"]}}}}}}},
+                "required": ["datasets"]}}}}, **_errors()}}},
         "/umap/streaming/demo/{name}/data": {"get": {
-            "summary": "A demo data set's rows", "parameters": [name, *sizes],
-            "responses": {"200": npy, **_errors(404, 422, not_found="unknown data set")}}},
+            "summary": "A demo data set's rows (streamed as it is made)", "parameters": [name, *sizes],
+            "security": KEYED,
+            "responses": {"200": npy, **_errors(404, 413, 422, not_found="unknown data set")}}},
         "/umap/streaming/demo/{name}/labels": {"get": {
             "summary": "A demo data set's true labels: JSON {\"labels\": [...]}, or .npy int32 with format=npy",
             "parameters": [name, *sizes, {"name": "format", "in": "query", "required": False,
@@ -128,16 +161,17 @@ def _demo_paths() -> dict[str, Any]:
                 "application/json": {"schema": {"type": "object", "required": ["labels"], "properties": {
                     "labels": {"type": "array", "items": {"type": "integer"}}}}},
                 "application/x-npy": {"schema": {"type": "string", "format": "binary"}}}},
-                **_errors(404, 422, not_found="unknown data set")}}},
+                **_errors(404, 422, not_found="unknown data set")}, "security": KEYED}},
         "/umap/streaming/demo/{name}/{kind}": {"post": {
             "summary": "Start a job on a demo data set",
             "description": "The job's parameters go in the query string, as for a .npy upload "
                            "to /umap/streaming/umap or /umap/streaming/cluster.",
             "parameters": [name, {"name": "kind", "in": "path", "required": True,
                                   "schema": {"type": "string", "enum": ["umap", "cluster"]}}, *sizes],
+            "security": KEYED,
             "responses": {"200": _ok("SubmitResponse", "computed immediately"),
                           "202": _ok("SubmitResponse", "job started"),
-                          **_errors(404, 413, 422, 429, 503, 507,
+                          **_errors(403, 404, 413, 415, 422, 429, 503, 507,
                                     not_found="unknown data set or job kind")}}},
     }
 
@@ -163,21 +197,35 @@ def openapi_document() -> dict[str, Any]:
     fmt = {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "npy"]}}
     include_result = {"name": "include_result", "in": "query", "schema": {"type": "boolean", "default": True}}
     include = {"name": "include", "in": "query", "schema": {"type": "string", "enum": ["all"]}}
+    limit = {"name": "limit", "in": "query", "description": "jobs per page (default 100)",
+             "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}
+    after = {"name": "after", "in": "query", "description": "the next_after of the previous page",
+             "schema": {"type": "string", "minLength": 1}}
     paths = {
         "/umap/streaming/umap": _submit("UMAPRequest", UMAPParams, "Start a UMAP layout", UMAP_EXAMPLE),
         "/umap/streaming/cluster": _submit("ClusterRequest", ClusterParams, "Start a clustering", CLUSTER_EXAMPLE),
-        "/umap/streaming/status/{job_id}": _job_op("get", "A job's status and progress", "JobStatus", 404, query=[include_result]),
-        "/umap/streaming/result/{job_id}": _job_op("get", "A completed job's result (JSON or .npy)", "ResultBody", 404, 409, 410, 422, query=[fmt]),
+        "/umap/streaming/status/{job_id}": _job_op("get", "A job's status and progress", "JobStatus", 404, 422, query=[include_result]),
+        "/umap/streaming/result/{job_id}": _with_npy(_job_op("get", "A completed job's result (JSON or .npy)", "ResultBody", 404, 409, 410, 422, query=[fmt])),
         "/umap/streaming/cancel/{job_id}": _job_op("delete", "Cancel a job", "ControlResponse", 404, 409),
         "/umap/streaming/pause/{job_id}": _job_op("post", "Pause a job at its next checkpoint", "ControlResponse", 404, 409),
         "/umap/streaming/resume/{job_id}": _job_op("post", "Resume a paused job", "ControlResponse", 404, 409),
-        "/umap/streaming/jobs": {"get": {"summary": "Active jobs (include=all adds finished ones)",
-                                         "parameters": [include], "responses": {"200": _ok("JobList")}}},
-        "/health": {"get": {"summary": "Service health, backend and workers", "responses": {"200": _ok("Health")}}},
+        "/umap/streaming/jobs": {"get": {
+            "summary": "The caller's active jobs (include=all adds finished ones), a page at a time",
+            "parameters": [include, limit, after], "security": KEYED,
+            "responses": {"200": _ok("JobList"), **_errors(422)}}},
+        "/health": {"get": {
+            "summary": "Service health, backend and workers (the status alone for a caller "
+                       "without a key where keys are required)",
+            "security": [{}, {"bearerAuth": []}],
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+                "anyOf": [_ref("Health"), _ref("HealthStatus")]}}}},
+                **_errors()}}},
         "/metrics": {"get": {"summary": "Prometheus metrics: jobs by kind, backend and status, queue "
                                         "depth, job and stage durations, workers by state, bytes ingested",
+                             "security": KEYED,
                              "responses": {"200": {"description": "Prometheus text format",
-                                                   "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+                                                   "content": {"text/plain": {"schema": {"type": "string"}}}},
+                                           **_errors()}}},
         **_demo_paths(),
     }
     document: dict[str, Any] = normalise_text({
@@ -187,11 +235,24 @@ def openapi_document() -> dict[str, Any]:
                                 "/umap/streaming/ws/{job_id} (add ?live=1&live_every=N for live "
                                 "layouts) sends Frame objects (type ack: AckFrame; error: "
                                 "ErrorFrame; layout: LayoutHeaderFrame, then one binary frame) "
-                                "and takes ClientAction messages; see docs/API.md."},
+                                "and takes ClientAction messages; see docs/API.md. Close codes: "
+                                "1000 after the terminal frame, 1008 a subscriber too slow, "
+                                "1013 too many sockets, 4401 no valid API key, 4404 no such job "
+                                "(or another key's)."},
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {"schemas": _data_rules(components), "securitySchemes": SECURITY_SCHEMES},
     })
     return document
+
+
+def _data_rules(components: dict[str, Any]) -> dict[str, Any]:
+    """What the server checks of ``data`` that the decoding types leave to ingest (which
+    names the row in its message): at least one row, every row non-empty."""
+    for name in ("UMAPRequest", "ClusterRequest"):
+        data = components[name]["properties"]["data"]
+        data["minItems"] = 1
+        data["items"]["minItems"] = 1
+    return components
 
 
 async def openapi_json(request: Request) -> Response:

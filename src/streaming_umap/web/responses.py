@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 import msgspec
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import QueueFull, RequestError
+from ..errors import QueueFull, RequestError, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ class JSON(Response):
 async def request_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestError)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, QueueFull) else None
+    if isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": 'Bearer realm="streaming-umap"'}
     return JSON(exc.to_dict(), status_code=exc.status_code, headers=headers)
 
 
@@ -47,9 +50,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    """A bug: the log has the traceback under a reference the answer gives (and nothing
+    else of the server: no paths, no exception text)."""
+    reference = secrets.token_hex(4)
+    log.exception("unhandled error %s on %s %s", reference, request.method, request.url.path)
     return JSON(
-        {"detail": f"internal error ({type(exc).__name__}); see logs/umap_service.log",
+        {"detail": f"internal error (reference {reference} in the server's log)",
          "field": None, "row": None},
         status_code=500,
     )

@@ -10,12 +10,15 @@ import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import InvalidInput, JobStateConflict, ResultGone
+from ..auth import Principal
+from ..errors import InvalidInput, JobStateConflict, PayloadTooLarge, ResultGone
 from ..jobs.models import Job, Status
-from ..jobs.supervisor import Supervisor
+from ..jobs.supervisor import MAX_PAGE, Supervisor
 from ..jobs.views import status_of
 from ..schemas import params_from_query, params_to_dict
+from .auth import principal_of
 from .ingest import (
+    CSV_TYPES,
     NPY_TYPES,
     SPOOL_MIN_BYTES,
     Submission,
@@ -29,19 +32,55 @@ from .ingest import (
 )
 from .responses import JSON
 
+DEFAULT_PAGE = 100
+_TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
+
+
+def flag(request: Request, name: str, default: bool) -> bool:
+    """A boolean query parameter: true/false, 1/0 or yes/no; anything else is a 422."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if raw.lower() not in _TRUE + _FALSE:
+        raise InvalidInput(f"{name} must be true or false, found {raw!r}", field=name)
+    return raw.lower() in _TRUE
+
+
+def result_format(request: Request) -> str:
+    fmt = request.query_params.get("format", "json").lower()
+    if fmt not in ("json", "npy"):
+        raise InvalidInput(f"format must be json or npy, found {fmt!r}", field="format")
+    return fmt
+
 
 def _sup(request: Request) -> Supervisor:
     return request.app.state.supervisor  # type: ignore[no-any-return]
+
+
+def upload_limit(request: Request, principal: Principal) -> int:
+    """The body limit of this request: the server's, or the key's own if lower (413 here
+    when a declared Content-Length is already over the key's)."""
+    limit = request.app.state.settings.max_body_bytes
+    own = principal.quota.max_upload_bytes
+    if own is None or own >= limit:
+        return int(limit)
+    declared = declared_length(request)
+    if declared is not None and declared > own:
+        raise PayloadTooLarge(
+            f"request body is {declared} bytes; API key {principal.name!r} may upload at most "
+            f"{own} bytes at once (STREAMING_UMAP_KEY_MAX_UPLOAD_MB, or keys create --max-upload-mb)")
+    return own
 
 
 async def _parse(request: Request, kind: str) -> Submission:
     media = media_type(request)
     check_media_type(media)
     settings = request.app.state.settings
+    limit = upload_limit(request, principal_of(request))
     query = dict(request.query_params)
     if media in NPY_TYPES and (declared_length(request) or 0) >= SPOOL_MIN_BYTES:
         params_from_query(kind, query)  # a bad parameter is refused before gigabytes arrive
-        path = await spool_body(request, settings.max_body_bytes, _sup(request).store.spool_dir)
+        path = await spool_body(request, limit, _sup(request).store.spool_dir)
         _count(request, "npy", declared_length(request) or 0)
         try:
             sub = await asyncio.to_thread(parse_spooled_submission, kind, path, query, settings)
@@ -51,7 +90,10 @@ async def _parse(request: Request, kind: str) -> Submission:
         if sub.input_file is None:  # converted to float32 rows in memory: the file is done with
             path.unlink(missing_ok=True)
         return sub
-    body = await read_body(request, settings.max_body_bytes)
+    if media not in NPY_TYPES + CSV_TYPES and query:  # a JSON body names its own parameters
+        raise InvalidInput(f"with a JSON body the parameters go in the body, not the query string "
+                           f"(found {', '.join(sorted(query))})", field=min(query))
+    body = await read_body(request, limit)
     _count(request, "npy" if media in NPY_TYPES else media.split("/")[-1], len(body))
     return await asyncio.to_thread(parse_submission, kind, media, body, query, settings)
 
@@ -98,7 +140,7 @@ async def submit_submission(request: Request, sub: Submission) -> Response:
         result = await sup.immediate(kind, params, sub.data)
         return JSON(_immediate_body(sub, result))
     job = await sup.submit(kind, params, sub.data, "; ".join(sub.warnings) or None,
-                           input_file=sub.input_file)
+                           principal_of(request), input_file=sub.input_file)
     body: dict[str, Any] = {
         "job_id": job.id, "status": "started",
         "message": f"{kind} job queued ({job.total_points} x {job.dims})",
@@ -147,11 +189,16 @@ def _load_result(sup: Supervisor, job: Job) -> dict[str, Any]:
     }
 
 
+def _job(request: Request) -> Job:
+    """The job of the path, if the caller may see it (404 otherwise)."""
+    return _sup(request).get(request.path_params["job_id"], principal_of(request))
+
+
 async def status(request: Request) -> Response:
     sup = _sup(request)
-    job = sup.get(request.path_params["job_id"])
+    wanted = flag(request, "include_result", True)
+    job = _job(request)
     body = status_of(job)
-    wanted = request.query_params.get("include_result", "true").lower() not in ("0", "false", "no")
     if wanted and job.status == Status.COMPLETED and not job.result_expired and body["result"]:
         try:
             body["result"].update(await asyncio.to_thread(_load_result, sup, job))
@@ -162,10 +209,8 @@ async def status(request: Request) -> Response:
 
 async def result(request: Request) -> Response:
     sup = _sup(request)
-    job = sup.get(request.path_params["job_id"])
-    fmt = request.query_params.get("format", "json").lower()
-    if fmt not in ("json", "npy"):
-        raise InvalidInput(f"format must be json or npy, found {fmt!r}", field="format")
+    fmt = result_format(request)
+    job = _job(request)
     if fmt == "npy":
         data = await asyncio.to_thread(_result_file(sup, job).read_bytes)
         disposition = f'attachment; filename="{job.id}-{job.kind}.npy"'
@@ -177,29 +222,51 @@ async def result(request: Request) -> Response:
 
 
 async def cancel(request: Request) -> Response:
-    job = _sup(request).cancel(request.path_params["job_id"])
+    job = _sup(request).cancel(request.path_params["job_id"], principal_of(request))
     message = "cancelled" if job.status == Status.CANCELLED else "cancel requested; the job stops at its next checkpoint"
     return JSON({"job_id": job.id, "status": job.status.value, "message": message})
 
 
 async def pause(request: Request) -> Response:
-    job, message = _sup(request).pause(request.path_params["job_id"])
+    job, message = _sup(request).pause(request.path_params["job_id"], principal_of(request))
     return JSON({"job_id": job.id, "status": job.status.value, "message": message})
 
 
 async def resume(request: Request) -> Response:
-    job, message = _sup(request).resume(request.path_params["job_id"])
+    job, message = _sup(request).resume(request.path_params["job_id"], principal_of(request))
     return JSON({"job_id": job.id, "status": job.status.value, "message": message})
 
 
+def _page_query(request: Request) -> tuple[bool, int, str | None]:
+    """``include`` (only ``all``), ``limit`` (1..1000, default 100) and ``after``."""
+    query = request.query_params
+    include = query.get("include")
+    if include not in (None, "all"):
+        raise InvalidInput(f"include must be 'all' (or left out), found {include!r}", field="include")
+    raw = query.get("limit", str(DEFAULT_PAGE))
+    after = query.get("after")
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE):
+        raise InvalidInput(f"limit must be an integer in 1..{MAX_PAGE}, found {raw!r}", field="limit")
+    return include == "all", int(raw), after
+
+
 async def jobs(request: Request) -> Response:
-    include_all = request.query_params.get("include", "") == "all"
-    listed = [status_of(j) for j in _sup(request).list_jobs(include_all)]
-    return JSON({"jobs": listed, "count": len(listed)})
+    include_all, limit, after = _page_query(request)
+    page, total, cursor = _sup(request).list_jobs(principal_of(request), include_all,
+                                                  limit=limit, after=after)
+    listed = [status_of(j) for j in page]
+    return JSON({"jobs": listed, "count": len(listed), "total": total, "next_after": cursor})
 
 
 async def health(request: Request) -> Response:
-    return JSON(_sup(request).health())
+    principal = principal_of(request)
+    settings = request.app.state.settings
+    auth = "required" if settings.auth_required else "off"
+    if not principal.authenticated:  # keys are required and none was sent: the status only
+        return JSON({"status": _sup(request).health(principal)["status"], "auth": auth})
+    body = _sup(request).health(principal)
+    body.update(auth=auth, warning=settings.auth_warning)
+    return JSON(body)
 
 
 async def metrics(request: Request) -> Response:

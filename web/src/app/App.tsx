@@ -3,10 +3,12 @@
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { Matrix } from '../client/matrix';
-import { isTerminal, type Health } from '../client/types';
+import { UnauthorizedError } from '../client/errors';
+import { hasDetails, isTerminal, type Health, type HealthStatus } from '../client/types';
 import { StreamingProgressMonitor } from '../react/StreamingProgressMonitor';
 import { useStreamingUMAP, type ActiveJob, type JobData } from '../react/useStreamingUMAP';
 import { DataPanel } from './DataPanel';
+import { KeyPrompt, storedKey, storeKey } from './KeyPrompt';
 import { ClusterPanel, UMAPPanel } from './ParamsPanel';
 import { ScatterPlot } from './ScatterPlot';
 import {
@@ -50,10 +52,11 @@ function useRunNames(): (base: string) => string {
 }
 
 /** Health now, every 2 s while jobs run (15 s otherwise), and at once when a job changes state. */
-function useHealth(sum: ReturnType<typeof useStreamingUMAP>) {
+function useHealth(sum: ReturnType<typeof useStreamingUMAP>, token: string | null) {
   const running = sum.activeJobs.some((job) => !isTerminal(job.status));
   const health = useQuery({
-    queryKey: ['health'], queryFn: () => sum.client.health(), refetchInterval: running ? 2000 : 15000,
+    queryKey: ['health', token], queryFn: () => sum.client.health(), refetchInterval: running ? 2000 : 15000,
+    retry: (count, error) => !(error instanceof UnauthorizedError) && count < 1,
   });
   const states = sum.activeJobs.map((job) => `${job.jobId}:${job.status}`).join(' ');
   const refetch = useRef(health.refetch);
@@ -61,10 +64,11 @@ function useHealth(sum: ReturnType<typeof useStreamingUMAP>) {
   useEffect(() => {
     if (states) void refetch.current();
   }, [states]);
-  return health.data;
+  return { data: health.data, refused: health.error instanceof UnauthorizedError };
 }
 
-function healthText(h: Health): string {
+function healthText(h: Health | HealthStatus): string {
+  if (!hasDetails(h)) return `${h.status} · an API key is needed for more`;
   const w = h.workers;
   const parts = [h.status, h.backend, h.device, `${w.idle}/${w.total} workers idle`];
   if (w.warming > 0) parts.push(`${w.warming} warming`);
@@ -75,7 +79,9 @@ function healthText(h: Health): string {
 }
 
 export function App({ flags }: { flags: PageFlags }) {
-  const sum = useStreamingUMAP({ forcePolling: flags.forcePolling });
+  const [token, setToken] = useState<string | null>(storedKey);
+  const [keyRefused, setKeyRefused] = useState(false);
+  const sum = useStreamingUMAP({ forcePolling: flags.forcePolling, token });
   const { client } = sum;
   const [source, setSource] = useState<Source>({ kind: 'demo', name: 'digits', rows: 1797, dims: 64 });
   const [umapForm, setUmapForm] = useState(DEFAULT_UMAP);
@@ -91,14 +97,26 @@ export function App({ flags }: { flags: PageFlags }) {
   const clustered = useRef(new Set<string>());
   const lastShown = useRef<string | null>(null);
   const runName = useRunNames();
-  const h = useHealth(sum);
+  const health = useHealth(sum, token);
+  const h = health.data;
+  // keys are required and this tab has none, or the one it has was refused
+  const needsKey = keyRefused || health.refused || (h !== undefined && !hasDetails(h) && h.auth === 'required');
+  const useKey = (key: string) => {
+    storeKey(key);
+    setKeyRefused(false);
+    setMessage(null);
+    setToken(key);
+  };
 
   useEffect(() => {
     if (flags.job) sum.followJob(flags.job, { live: flags.live, liveEvery: 1 });
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
-  const fail = (error: unknown) => setMessage(error instanceof Error ? error.message : String(error));
+  const fail = (error: unknown) => {
+    if (error instanceof UnauthorizedError && error.status === 401) setKeyRefused(true);
+    setMessage(error instanceof Error ? error.message : String(error));
+  };
 
   const loadClasses = (src: Source) => {
     if (src.kind !== 'demo' || classes[sourceKey(src)]) return;
@@ -209,6 +227,7 @@ export function App({ flags }: { flags: PageFlags }) {
       </header>
       <main className="layout">
         <aside className="side">
+          {needsKey && <KeyPrompt refused={keyRefused || health.refused} onKey={useKey} />}
           <DataPanel source={source} onChange={setSource} />
           <UMAPPanel form={umapForm} onChange={setUmapForm}>
             <button type="button" className="primary" onClick={() => void runUMAP()} disabled={sum.startUMAPJob.isPending}>

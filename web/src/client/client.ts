@@ -13,6 +13,8 @@ export interface ClientOptions {
   /** Origin of the service, e.g. `http://127.0.0.1:8003`; empty = the page's own origin. */
   baseUrl?: string;
   fetch?: FetchLike;
+  /** API key, where the service requires keys (see `HttpOptions.token`). */
+  token?: string | null;
   /** WebSocket constructor; defaults to the global one. `null` follows jobs by polling only. */
   WebSocket?: SocketFactory | null;
   /** Milliseconds between status polls while the socket is unavailable (default 1000). */

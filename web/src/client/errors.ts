@@ -2,7 +2,9 @@
  * Errors raised by the client.
  *
  *   StreamingUMAPError         the service answered with an error (status, detail, field, row)
- *   ├── JobNotFoundError       404: no such job
+ *   ├── JobNotFoundError       404: no such job (or another key's)
+ *   ├── UnauthorizedError      401: the service needs an API key (the `token` option), or a
+ *   │                          valid one; 403: a cross-site refusal; a socket closed with 4401
  *   └── ControlRefusedError    the service refused cancel/pause/resume (409 or a negative ack)
  *   TransportError             the service could not be reached
  */
@@ -22,6 +24,10 @@ export class StreamingUMAPError extends Error {
 
 export class JobNotFoundError extends StreamingUMAPError {
   override name = 'JobNotFoundError';
+}
+
+export class UnauthorizedError extends StreamingUMAPError {
+  override name = 'UnauthorizedError';
 }
 
 export class ControlRefusedError extends StreamingUMAPError {

@@ -1,6 +1,6 @@
 /** REST side of the client: submit, status, results, control, demo data. */
 
-import { ControlRefusedError, JobNotFoundError, StreamingUMAPError, TransportError } from './errors';
+import { ControlRefusedError, JobNotFoundError, StreamingUMAPError, TransportError, UnauthorizedError } from './errors';
 import { isMatrix, labelsFromNpy, matrixFromNpy, matrixFromRows, type Matrix } from './matrix';
 import { writeNpy } from './npy';
 import type {
@@ -9,6 +9,7 @@ import type {
   DemoName,
   DemoSize,
   Health,
+  HealthStatus,
   JobKind,
   JobList,
   JobResult,
@@ -38,6 +39,11 @@ export interface HttpOptions {
   /** Origin of the service, e.g. `http://127.0.0.1:8003`; empty = the page's own origin. */
   baseUrl?: string;
   fetch?: FetchLike;
+  /**
+   * API key, for a service that requires keys: sent as `Authorization: Bearer` on every
+   * request and as a `Sec-WebSocket-Protocol` entry on the socket. `setToken()` changes it.
+   */
+  token?: string | null;
 }
 
 type Query = Record<string, string | number | boolean | null | undefined>;
@@ -61,19 +67,31 @@ async function errorOf(response: Response, what: string): Promise<StreamingUMAPE
   } catch {
     // not a JSON error body: keep the status line
   }
-  const Kind = response.status === 404 ? JobNotFoundError : StreamingUMAPError;
+  const Kind = response.status === 404 ? JobNotFoundError
+    : response.status === 401 || response.status === 403 ? UnauthorizedError : StreamingUMAPError;
   return new Kind(response.status, detail, field, row);
 }
 
 export class HttpClient {
   readonly baseUrl: string;
   private readonly fetchImpl: FetchLike;
+  private apiKey: string | null;
 
   constructor(options: HttpOptions = {}) {
     this.baseUrl = (options.baseUrl ?? '').replace(/\/+$/, '');
     const f = options.fetch ?? globalThis.fetch;
     if (typeof f !== 'function') throw new TypeError('expected a fetch function; this environment has none');
     this.fetchImpl = (input, init) => f(input, init);
+    this.apiKey = options.token?.trim() || null;
+  }
+
+  /** The API key sent from now on (`null`: none). */
+  get token(): string | null {
+    return this.apiKey;
+  }
+
+  setToken(token: string | null): void {
+    this.apiKey = token?.trim() || null;
   }
 
   url(path: string): string {
@@ -83,8 +101,10 @@ export class HttpClient {
   async request(path: string, init?: RequestInit): Promise<Response> {
     const what = `${init?.method ?? 'GET'} ${path.split('?')[0]}`;
     let response: Response;
+    const headers = new Headers(init?.headers);
+    if (this.apiKey) headers.set('Authorization', `Bearer ${this.apiKey}`);
     try {
-      response = await this.fetchImpl(this.url(path), init);
+      response = await this.fetchImpl(this.url(path), { ...init, headers });
     } catch (error) {
       throw new TransportError(`${what} could not reach the service: ${String(error)}`);
     }
@@ -158,7 +178,8 @@ export class HttpClient {
     return this.json(`${API}/jobs${includeAll ? '?include=all' : ''}`);
   }
 
-  health(): Promise<Health> {
+  /** `HealthStatus` (the status alone) where keys are required and this client has none. */
+  health(): Promise<Health | HealthStatus> {
     return this.json('/health');
   }
 

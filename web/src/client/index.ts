@@ -2,6 +2,8 @@ export { StreamingUMAPClient, type ClientOptions } from './client';
 export { HttpClient, immediateResult, API, type Data, type FetchLike, type HttpOptions, type NpyBody } from './http';
 export {
   JobSubscription,
+  WS_PROTOCOL,
+  WS_TOKEN_PREFIX,
   type ReconnectOptions,
   type SocketFactory,
   type SocketLike,
@@ -10,5 +12,5 @@ export {
 export { parseNpy, writeNpy, NpyFormatError, type Npy, type NpyArray } from './npy';
 export { matrixFromRows, matrixToRows, matrixFromNpy, labelsFromNpy, isMatrix, type Matrix } from './matrix';
 export { parseCsv, CsvFormatError } from './csv';
-export { StreamingUMAPError, JobNotFoundError, ControlRefusedError, TransportError } from './errors';
+export { StreamingUMAPError, JobNotFoundError, ControlRefusedError, TransportError, UnauthorizedError } from './errors';
 export * from './types';

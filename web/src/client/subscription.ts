@@ -6,7 +6,7 @@
  * Transport states:  connecting -> websocket <-> polling -> closed
  */
 
-import { ControlRefusedError, JobNotFoundError, StreamingUMAPError } from './errors';
+import { ControlRefusedError, JobNotFoundError, StreamingUMAPError, UnauthorizedError } from './errors';
 import { API, type HttpClient } from './http';
 import {
   isTerminal,
@@ -32,7 +32,11 @@ export interface SocketLike {
   onclose: ((event: { code: number; reason?: string }) => void) | null;
   onerror: ((event: unknown) => void) | null;
 }
-export type SocketFactory = new (url: string) => SocketLike;
+export type SocketFactory = new (url: string, protocols?: string[]) => SocketLike;
+
+/** The subprotocol the service answers with, and the prefix of the one carrying the key. */
+export const WS_PROTOCOL = 'streaming-umap.v1';
+export const WS_TOKEN_PREFIX = 'streaming-umap.bearer.';
 
 export interface ReconnectOptions {
   /** First delay before a reconnect, doubled after each failure (default 250 ms). */
@@ -64,6 +68,7 @@ export interface SubscriptionDeps {
 
 const OPEN = 1;
 const CLOSE_UNKNOWN_JOB = 4404;
+const CLOSE_UNAUTHORIZED = 4401;
 
 function wsUrl(baseUrl: string, path: string): string {
   if (baseUrl) return baseUrl.replace(/^http/, 'ws') + path;
@@ -147,8 +152,10 @@ export class JobSubscription {
     const query = this.options.live ? `?live=1&live_every=${this.options.liveEvery ?? 10}` : '';
     const url = wsUrl(this.deps.http.baseUrl, `${API}/ws/${encodeURIComponent(this.jobId)}${query}`);
     let socket: SocketLike;
+    const token = this.deps.http.token;
     try {
-      socket = new this.deps.WebSocket(url);
+      // Browsers cannot set headers on a socket: the key goes as a subprotocol entry
+      socket = token ? new this.deps.WebSocket(url, [WS_PROTOCOL, WS_TOKEN_PREFIX + token]) : new this.deps.WebSocket(url);
     } catch {
       this.socketLost(null);
       return;
@@ -174,6 +181,10 @@ export class JobSubscription {
     if (this.state === 'closed') return;
     if (code === CLOSE_UNKNOWN_JOB) {
       this.finish(new JobNotFoundError(404, `no job with id ${JSON.stringify(this.jobId)}`));
+      return;
+    }
+    if (code === CLOSE_UNAUTHORIZED) { // polling would be refused too
+      this.finish(new UnauthorizedError(401, 'the service requires a valid API key (the token option)'));
       return;
     }
     this.stats.socketFailures += 1;
@@ -207,7 +218,7 @@ export class JobSubscription {
       if (this.state !== 'polling') return; // the socket came back meanwhile: its snapshot rules
       this.apply(viewFromStatus(status, Date.now(), this.current?.seq ?? -1));
     } catch (error) {
-      if (error instanceof JobNotFoundError) {
+      if (error instanceof JobNotFoundError || error instanceof UnauthorizedError) {
         this.finish(error);
         return;
       }

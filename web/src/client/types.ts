@@ -15,6 +15,12 @@ export type JobStatus = Schemas['JobStatus'];
 export type JobList = Schemas['JobList'];
 export type ControlResponse = Schemas['ControlResponse'];
 export type Health = Schemas['Health'];
+export type HealthStatus = Schemas['HealthStatus'];
+
+/** Whether /health gave the details (a key, or a service that needs none). */
+export function hasDetails(health: Health | HealthStatus): health is Health {
+  return 'workers' in health;
+}
 export type ErrorBody = Schemas['ErrorBody'];
 export type StatusName = JobStatus['status'];
 export type JobKind = JobStatus['kind'];

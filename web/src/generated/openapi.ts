@@ -11,7 +11,7 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Service health, backend and workers */
+        /** Service health, backend and workers (the status alone for a caller without a key where keys are required) */
         get: {
             parameters: {
                 query?: never;
@@ -27,7 +27,16 @@ export type paths = {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Health"];
+                        "application/json": components["schemas"]["Health"] | components["schemas"]["HealthStatus"];
+                    };
+                };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -64,6 +73,15 @@ export type paths = {
                     };
                     content: {
                         "text/plain": string;
+                    };
+                };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -107,6 +125,24 @@ export type paths = {
                         "application/json": components["schemas"]["ControlResponse"];
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 /** @description unknown job */
                 404: {
                     headers: {
@@ -118,6 +154,24 @@ export type paths = {
                 };
                 /** @description the job is in the wrong state */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the server's disk is full (nothing was kept) */
+                507: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -143,7 +197,7 @@ export type paths = {
         put?: never;
         /**
          * Start a clustering
-         * @description Fewer rows than the immediate threshold are answered at once (200, job_id 'immediate'); larger inputs start a background job (202). A .npy (application/x-npy) or CSV body takes the parameters from the query string.
+         * @description Fewer rows than the immediate threshold are answered at once (200, job_id 'immediate'); larger inputs start a background job (202). A .npy (application/x-npy) or CSV body takes the parameters from the query string; a JSON body takes them in the body, and a query string next to it is refused (422).
          */
         post: {
             parameters: {
@@ -189,7 +243,7 @@ export type paths = {
                      */
                     "application/json": components["schemas"]["ClusterRequest"];
                     "application/x-npy": string;
-                    "text/csv": string;
+                    "text/csv": unknown;
                 };
             };
             responses: {
@@ -220,7 +274,25 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description body or rows x dims over the limit */
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description body or rows x dims over the limit (the server's or the API key's) */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -229,7 +301,7 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description unsupported Content-Type */
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -247,7 +319,7 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description queue full (see Retry-After) */
+                /** @description queue full, or the API key's jobs or stored bytes at its quota (see Retry-After) */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -310,6 +382,15 @@ export type paths = {
                         };
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
             };
         };
         put?: never;
@@ -368,6 +449,24 @@ export type paths = {
                         "application/json": components["schemas"]["SubmitResponse"];
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 /** @description unknown data set or job kind */
                 404: {
                     headers: {
@@ -377,8 +476,17 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description body or rows x dims over the limit */
+                /** @description body or rows x dims over the limit (the server's or the API key's) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -395,7 +503,7 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description queue full (see Retry-After) */
+                /** @description queue full, or the API key's jobs or stored bytes at its quota (see Retry-After) */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -437,7 +545,7 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** A demo data set's rows */
+        /** A demo data set's rows (streamed as it is made) */
         get: {
             parameters: {
                 query?: {
@@ -463,8 +571,26 @@ export type paths = {
                         "application/x-npy": string;
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 /** @description unknown data set */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description body or rows x dims over the limit (the server's or the API key's) */
+                413: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -528,6 +654,15 @@ export type paths = {
                         "application/x-npy": string;
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 /** @description unknown data set */
                 404: {
                     headers: {
@@ -563,11 +698,15 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Active jobs (include=all adds finished ones) */
+        /** The caller's active jobs (include=all adds finished ones), a page at a time */
         get: {
             parameters: {
                 query?: {
+                    /** @description the next_after of the previous page */
+                    after?: string;
                     include?: "all";
+                    /** @description jobs per page (default 100) */
+                    limit?: number;
                 };
                 header?: never;
                 path?: never;
@@ -582,6 +721,24 @@ export type paths = {
                     };
                     content: {
                         "application/json": components["schemas"]["JobList"];
+                    };
+                };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description invalid field or value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -624,6 +781,24 @@ export type paths = {
                         "application/json": components["schemas"]["ControlResponse"];
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 /** @description unknown job */
                 404: {
                     headers: {
@@ -635,6 +810,24 @@ export type paths = {
                 };
                 /** @description the job is in the wrong state */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the server's disk is full (nothing was kept) */
+                507: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -678,6 +871,16 @@ export type paths = {
                     };
                     content: {
                         "application/json": components["schemas"]["ResultBody"];
+                        "application/x-npy": string;
+                    };
+                };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
                 /** @description unknown job */
@@ -756,6 +959,24 @@ export type paths = {
                         "application/json": components["schemas"]["ControlResponse"];
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 /** @description unknown job */
                 404: {
                     headers: {
@@ -767,6 +988,24 @@ export type paths = {
                 };
                 /** @description the job is in the wrong state */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the server's disk is full (nothing was kept) */
+                507: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -812,8 +1051,26 @@ export type paths = {
                         "application/json": components["schemas"]["JobStatus"];
                     };
                 };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 /** @description unknown job */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description invalid field or value */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -842,7 +1099,7 @@ export type paths = {
         put?: never;
         /**
          * Start a UMAP layout
-         * @description Fewer rows than the immediate threshold are answered at once (200, job_id 'immediate'); larger inputs start a background job (202). A .npy (application/x-npy) or CSV body takes the parameters from the query string.
+         * @description Fewer rows than the immediate threshold are answered at once (200, job_id 'immediate'); larger inputs start a background job (202). A .npy (application/x-npy) or CSV body takes the parameters from the query string; a JSON body takes them in the body, and a query string next to it is refused (422).
          */
         post: {
             parameters: {
@@ -879,7 +1136,7 @@ export type paths = {
                      */
                     "application/json": components["schemas"]["UMAPRequest"];
                     "application/x-npy": string;
-                    "text/csv": string;
+                    "text/csv": unknown;
                 };
             };
             responses: {
@@ -910,7 +1167,25 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description body or rows x dims over the limit */
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description body or rows x dims over the limit (the server's or the API key's) */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -919,7 +1194,7 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description unsupported Content-Type */
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -937,7 +1212,7 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description queue full (see Retry-After) */
+                /** @description queue full, or the API key's jobs or stored bytes at its quota (see Retry-After) */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1137,10 +1412,15 @@ export type components = {
          * Health
          * @description ``status``: ``warming`` until a job worker is warm (jobs wait in the queue until
          *     then), ``ok``, or ``degraded`` when workers keep dying. ``executor``: what runs the
-         *     jobs (``local`` worker processes, or ``dask``).
+         *     jobs (``local`` worker processes, or ``dask``). ``auth``: whether API keys are
+         *     required; ``warning``: set when authentication is off on an address others can reach.
+         *     ``processes`` (pids, the job each runs) is shown to admin keys only (and to every
+         *     caller where keys are not required).
          */
         Health: {
             active_jobs: number;
+            /** @enum {unknown} */
+            auth: "off" | "required";
             backend: string;
             device: string;
             executor: string;
@@ -1158,12 +1438,32 @@ export type components = {
             version: string;
             /** @default null */
             warmup?: Record<string, unknown> | null;
+            /** @default null */
+            warning?: string | null;
             workers: components["schemas"]["WorkerCounts"];
         };
-        /** JobList */
+        /**
+         * HealthStatus
+         * @description ``/health`` for a caller without a key where keys are required: the status alone,
+         *     and that a key is needed for more.
+         */
+        HealthStatus: {
+            /** @enum {unknown} */
+            auth: "off" | "required";
+            /** @enum {unknown} */
+            status: "degraded" | "ok" | "warming";
+        };
+        /**
+         * JobList
+         * @description One page of jobs, oldest first: ``count`` on this page, ``total`` in all; pass
+         *     ``next_after`` as ``after`` for the next page (null on the last).
+         */
         JobList: {
             count: number;
             jobs: components["schemas"]["JobStatus"][];
+            /** @default null */
+            next_after?: string | null;
+            total: number;
         };
         /** JobStatus */
         JobStatus: {

@@ -78,6 +78,11 @@ export interface ActiveJob extends JobView {
 
 export interface UseStreamingUMAPOptions {
   client?: StreamingUMAPClient;
+  /**
+   * API key for a service that requires keys: set on the client (requests and sockets
+   * from now on). Left out, the client's own key (if any) stays.
+   */
+  token?: string | null;
   /** Follow jobs by polling only (no WebSocket). */
   forcePolling?: boolean;
   /** Fetch each completed job's result as typed arrays (default true). */
@@ -158,6 +163,8 @@ function placeholder(jobId: string, kind: JobKind, extras: JobExtras, totalPoint
 export function useStreamingUMAP(options: UseStreamingUMAPOptions = {}): UseStreamingUMAP {
   const contextClient = useStreamingUMAPClient();
   const client = options.client ?? contextClient;
+  // before any request of this render's effects and mutations
+  if (options.token !== undefined && client.token !== (options.token?.trim() || null)) client.setToken(options.token);
   const { forcePolling = false, fetchResults = true } = options;
   const [jobs, setJobs] = useState<ActiveJob[]>([]);
   const subscriptions = useRef(new Map<string, JobSubscription>());

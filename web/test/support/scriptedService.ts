@@ -20,6 +20,7 @@ export interface RecordedRequest {
   path: string;
   query: URLSearchParams;
   contentType: string;
+  authorization: string | null;
   body: Buffer;
 }
 
@@ -140,8 +141,19 @@ export class ScriptedService {
   refuseSockets = false;
   snapshotsSent = 0;
   immediateThreshold = 10;
+  /** As a service that requires keys: this one, on requests and sockets (null: none needed). */
+  requiredKey: string | null = null;
+  /** The subprotocols each socket offered. */
+  readonly offeredProtocols: string[][] = [];
   private server: Server;
-  private wss = new WebSocketServer({ noServer: true });
+  private wss = new WebSocketServer({
+    noServer: true,
+    // as the service: echo the fixed protocol, never the entry that carries the key
+    handleProtocols: (protocols) => {
+      this.offeredProtocols.push([...protocols]);
+      return protocols.has('streaming-umap.v1') ? 'streaming-umap.v1' : false;
+    },
+  });
   private nextId = 1;
   url = '';
 
@@ -196,13 +208,18 @@ export class ScriptedService {
     const url = new URL(req.url ?? '/', 'http://x');
     const record: RecordedRequest = {
       method: req.method ?? 'GET', path: url.pathname, query: url.searchParams,
-      contentType: req.headers['content-type'] ?? '', body: Buffer.concat(chunks),
+      contentType: req.headers['content-type'] ?? '', authorization: req.headers.authorization ?? null,
+      body: Buffer.concat(chunks),
     };
     this.requests.push(record);
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    if (this.requiredKey !== null && record.authorization !== `Bearer ${this.requiredKey}`) {
+      send(401, { detail: 'this server requires an API key', field: null, row: null });
+      return;
+    }
     const route = url.pathname.replace(API, '');
     const [, action, id] = route.split('/');
     if (req.method === 'POST' && (action === 'umap' || action === 'cluster')) {
@@ -276,6 +293,12 @@ export class ScriptedService {
     const url = new URL(req.url ?? '/', 'http://x');
     const id = url.pathname.split('/').pop() ?? '';
     const job = this.jobs.get(id);
+    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    if (this.requiredKey !== null && !offered.includes(`streaming-umap.bearer.${this.requiredKey}`)) {
+      ws.send(JSON.stringify({ type: 'error', job_id: id, message: 'this server requires an API key' }));
+      ws.close(4401);
+      return;
+    }
     if (!job) {
       ws.send(JSON.stringify({ type: 'error', job_id: id, message: `no job with id '${id}'` }));
       ws.close(4404);
