@@ -98,6 +98,10 @@ def approximate_knn(
     """NN-descent with umap-learn's own settings for its internal kNN."""
     from pynndescent import NNDescent
 
+    from .nnd_cached import install
+
+    install()  # compiled once per machine (the disk cache), not once per process
+
     rows = data.shape[0]
     index = NNDescent(
         data,

@@ -74,6 +74,10 @@ class NeighbourIndex:
         if not self.exact:
             from pynndescent import NNDescent
 
+            from .nnd_cached import install
+
+            install()
+
             rows = train.shape[0]
             self._nnd = NNDescent(self.train, n_neighbors=max(n_neighbors, 15), metric=metric,
                                   random_state=random_state,
