@@ -6,6 +6,7 @@ package (``static/docs``, copied from the swagger-ui-dist npm package by
 from __future__ import annotations
 
 import inspect
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -84,8 +85,18 @@ def _job_param() -> dict[str, Any]:
 def _query_params(params_type: type) -> list[dict[str, Any]]:
     _, components = msgspec.json.schema_components([params_type])
     props = components[params_type.__name__]["properties"]
-    return [{"name": name, "in": "query", "required": False, "schema": prop}
-            for name, prop in props.items()]
+    return [_query_param(name, prop) for name, prop in props.items()]
+
+
+def _query_param(name: str, prop: dict[str, Any]) -> dict[str, Any]:
+    """A parameter of a .npy or CSV body. Its default is said in words, not as the schema's
+    ``default``: Swagger UI fills a default into "Try it out" and sends it, which puts a query
+    string next to the JSON example (a 422); the body's schema keeps its defaults."""
+    schema = {key: value for key, value in prop.items() if key != "default"}
+    out: dict[str, Any] = {"name": name, "in": "query", "required": False, "schema": schema}
+    if "default" in prop:
+        out["description"] = f"Default: {json.dumps(prop['default'])}."
+    return out
 
 
 # What "Try it out" on /docs sends unless edited: the README's debug calls, answered at once.

@@ -202,13 +202,21 @@ export type paths = {
         post: {
             parameters: {
                 query?: {
+                    /** @description Default: "dbscan". */
                     algorithm?: "dbscan" | "hdbscan" | "kmeans";
+                    /** @description Default: null. */
                     chunk_size?: number | null;
+                    /** @description Default: 0.5. */
                     eps?: number;
+                    /** @description Default: "euclidean". */
                     metric?: "chebyshev" | "correlation" | "cosine" | "euclidean" | "manhattan";
+                    /** @description Default: 5. */
                     min_cluster_size?: number;
+                    /** @description Default: 5. */
                     min_samples?: number;
+                    /** @description Default: 8. */
                     n_clusters?: number;
+                    /** @description Default: null. */
                     random_state?: number | null;
                 };
                 header?: never;
@@ -1104,13 +1112,21 @@ export type paths = {
         post: {
             parameters: {
                 query?: {
+                    /** @description Default: null. */
                     chunk_size?: number | null;
+                    /** @description Default: null. */
                     fit_sample_rows?: number | null;
+                    /** @description Default: "euclidean". */
                     metric?: "chebyshev" | "correlation" | "cosine" | "euclidean" | "manhattan";
+                    /** @description Default: 0.1. */
                     min_dist?: number;
+                    /** @description Default: 2. */
                     n_components?: number;
+                    /** @description Default: null. */
                     n_epochs?: number | null;
+                    /** @description Default: 15. */
                     n_neighbors?: number;
+                    /** @description Default: null. */
                     random_state?: number | null;
                 };
                 header?: never;
