@@ -75,7 +75,12 @@ class CPUBackend:
         exact = RunOptions(chunk_size=500, exact_knn_max_rows=10_000)
         approx = RunOptions(chunk_size=5000, exact_knn_max_rows=0)
         small = _sample(1200, 32, 0)
-        sizes = {"below": _sample(8000, 8, 3), "above": _sample(20_000, 8, 2)}  # NND_LARGE_ROWS
+        # NND_LARGE_ROWS; pynndescent's forest splits nodes over 1 MiB of rows breadth-first
+        # (other compiled code, measured: the first 10k x 512 job compiled it for 30 s), so the
+        # larger sample is wide enough to take that path too (64 dims: nodes over 4,096 rows)
+        sizes = {"below": _sample(8000, 8, 3), "above": _sample(20_000, 64, 2)}
+        for data in sizes.values():  # a job's input is a read-only memory map: numba compiles
+            data.setflags(write=False)  # NN-descent for read-only arrays apart (another 30 s)
         for metric in ("euclidean", "cosine"):
             # a seed lays out on one thread, no seed in parallel: two compiled layouts
             for seed in (0, None):
