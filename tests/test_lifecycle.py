@@ -132,11 +132,13 @@ def test_results_expire_after_the_ttl(make_service: object) -> None:
 
 
 def test_cancel_kills_a_worker_that_does_not_reach_a_checkpoint(svc: Service) -> None:
-    # Above 4096 rows the kNN is one NN-descent pass with no checkpoint inside, and this
-    # server's light warm-up did not compile it: the worker cannot answer for many seconds.
+    # Above 4096 rows the kNN is one NN-descent pass with no checkpoint inside. For
+    # manhattan it is pynndescent's own function (nnd_cached covers euclidean and cosine),
+    # which no disk cache holds and this server's light warm-up did not compile: the
+    # worker cannot answer for many seconds.
     data, _ = labelled_mixture(6000, 16, seed=9)  # 96,000 values: under this server's limit
     with svc.client() as c:
-        job_id = start_job(c, "umap", data)
+        job_id = start_job(c, "umap", data, metric="manhattan")
         wait_for(lambda: _status(c, job_id)["stage"] == "knn", timeout=60)
         pid = next(p["pid"] for p in c.get("/health").json()["processes"] if p["job_id"] == job_id)
         assert c.delete(f"/umap/streaming/cancel/{job_id}").json()["status"] == "cancelling"
@@ -159,11 +161,13 @@ def test_a_flood_of_controls_during_nn_descent_leaves_the_service_responsive(svc
     import httpx
     from websockets.sync.client import connect
 
-    data, _ = labelled_mixture(6000, 16, seed=11)  # NN-descent, not compiled by a light warm-up
+    # NN-descent for manhattan: pynndescent's own function, compiled in the worker (no disk
+    # cache, not in a light warm-up), so the stage lasts while the requests arrive
+    data, _ = labelled_mixture(6000, 16, seed=11)
     health_ok: list[int] = []
     controls: list[int] = []
     with svc.client() as c:
-        job_id = start_job(c, "umap", data)
+        job_id = start_job(c, "umap", data, metric="manhattan")
         wait_for(lambda: _status(c, job_id)["stage"] == "knn", timeout=60)
         stop = threading.Event()
 
