@@ -167,7 +167,8 @@ def test_a_flood_of_controls_during_nn_descent_leaves_the_service_responsive(svc
     health_ok: list[int] = []
     controls: list[int] = []
     with svc.client() as c:
-        job_id = start_job(c, "umap", data, metric="manhattan")
+        # and the most epochs allowed, so the job is still running when the flood is over
+        job_id = start_job(c, "umap", data, metric="manhattan", n_epochs=5000)
         wait_for(lambda: _status(c, job_id)["stage"] == "knn", timeout=60)
         stop = threading.Event()
 

@@ -214,8 +214,10 @@ class WorkerProcess:
         while (message := self.outbox.take()) is not None:
             try:
                 send_message(self.conn, message)
-            except (BrokenPipeError, OSError, EOFError, ValueError):
-                return  # the worker is gone; the reader reports the exit
+            except (BrokenPipeError, OSError, EOFError, ValueError, TypeError):
+                # the worker is gone (TypeError: its connection was closed under this
+                # thread, multiprocessing then writes to a None handle); the reader reports it
+                return
 
     def _read(self) -> None:
         while True:
