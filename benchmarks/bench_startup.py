@@ -22,7 +22,6 @@ Writes ``OUT/<date>-cpu-<cores>-cores-startup.json`` and prints a table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -37,6 +36,8 @@ from typing import Any
 import httpx
 import numpy as np
 import psutil
+
+from streaming_umap.bench.report import write_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -220,11 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result["load_average"] = {"before": load_before, "after": os.getloadavg()}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{result['date']}-cpu-{result['cores']}-cores-startup.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    print(f"wrote {path}")
+    write_figure(result, args.out, "startup")
     return 0
 
 

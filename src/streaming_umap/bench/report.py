@@ -46,6 +46,17 @@ def write_json(result: dict[str, Any], folder: Path) -> Path:
     return path
 
 
+def write_figure(result: dict[str, Any], folder: Path, figure: str) -> Path:
+    """A stand-alone benchmark's result (benchmarks/bench_*.py) as
+    ``<date>-cpu-<cores>-cores-<figure>.json``, printed as well."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{result['date']}-cpu-{result['cores']}-cores-{figure}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"wrote {path}")
+    return path
+
+
 def latest_results(folder: Path) -> list[dict[str, Any]]:
     """The newest result per (device, profile)."""
     chosen: dict[tuple[str, str], dict[str, Any]] = {}
