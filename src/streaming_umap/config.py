@@ -159,6 +159,8 @@ class Settings:
     # finished job records kept (oldest first beyond it; active jobs always stay)
     max_records: int = 10_000  # STREAMING_UMAP_MAX_RECORDS
     record_ttl: float = 30 * 24 * 3600.0  # STREAMING_UMAP_RECORD_TTL (s) after a job ended
+    # a kept model unused this long is removed (its own retention, not the result TTL)
+    model_ttl: float = 90 * 24 * 3600.0  # STREAMING_UMAP_MODEL_TTL (s) after its last use
     extra_env: tuple[tuple[str, str], ...] = field(default=())
 
     @classmethod
@@ -250,6 +252,7 @@ class Settings:
                                         cls.max_sockets_per_client, 1, 1_000_000),
             max_records=_int(e, "STREAMING_UMAP_MAX_RECORDS", cls.max_records, 1, 100_000_000),
             record_ttl=_float(e, "STREAMING_UMAP_RECORD_TTL", cls.record_ttl, 1.0),
+            model_ttl=_float(e, "STREAMING_UMAP_MODEL_TTL", cls.model_ttl, 1.0),
         )
 
     @property

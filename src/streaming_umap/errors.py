@@ -10,7 +10,8 @@
     │   ├── Unauthorized            401: no API key, or not a valid one, where keys are needed
     │   ├── Forbidden               403: a cross-site request (a foreign Origin)
     │   ├── NotFound                404
-    │   │   └── JobNotFound         404: unknown job id
+    │   │   ├── JobNotFound         404: unknown job id
+    │   │   └── ModelNotFound       404: unknown model id
     │   ├── JobStateConflict        409: the job is not in a state that allows it
     │   ├── ResultGone              410: the result expired
     │   ├── QueueFull               429
@@ -87,6 +88,14 @@ class JobNotFound(NotFound):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"no job with id {job_id!r}")
         self.job_id = job_id
+
+
+class ModelNotFound(NotFound):
+
+    def __init__(self, model_id: str, field: str | None = None) -> None:
+        super().__init__(f"no model with id {model_id!r} (GET /umap/streaming/models lists the "
+                         "models this key may use)", field=field)
+        self.model_id = model_id
 
 
 class JobStateConflict(RequestError):

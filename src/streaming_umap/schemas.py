@@ -19,11 +19,13 @@ Metric = Literal["euclidean", "cosine", "manhattan", "correlation", "chebyshev"]
 METRICS: tuple[str, ...] = ("euclidean", "cosine", "manhattan", "correlation", "chebyshev")
 Algorithm = Literal["dbscan", "kmeans", "hdbscan"]
 ALGORITHMS: tuple[str, ...] = ("dbscan", "kmeans", "hdbscan")
-JobKind = Literal["umap", "cluster"]
+JobKind = Literal["umap", "cluster", "transform"]
 StatusName = Literal[
     "pending", "processing", "paused", "cancelling", "completed", "failed", "cancelled"
 ]
 
+ModelId = Annotated[str, Meta(pattern=r"^[0-9a-f]{32}$", description=(
+    "a model's id: the model_id of a completed job or immediate answer that kept its model"))]
 Seed = Annotated[int, Meta(ge=0, le=2**32 - 1, description="fixed seed: reproducible result")]
 ChunkSize = Annotated[int, Meta(ge=100, le=1_000_000, description="query rows per kNN chunk")]
 
@@ -38,6 +40,8 @@ FIELD_RULES: dict[str, str] = {
     "n_epochs": "null or an integer in 1..5000",
     "chunk_size": "null or an integer in 100..1000000",
     "fit_sample_rows": "null (the server's default) or an integer >= 0 (0: fit every row)",
+    "keep_model": "true or false",
+    "init_from": "null or a model id (32 hex digits) from GET /umap/streaming/models",
     "algorithm": "one of " + ", ".join(ALGORITHMS),
     "n_clusters": "an integer in 1..10000 and at most the number of rows",
     "eps": "a number > 0",
@@ -59,6 +63,13 @@ class UMAPParams(Struct, kw_only=True, forbid_unknown_fields=True):
     fit_sample_rows: Annotated[int, Meta(ge=0, le=1 << 40, description=(
         "above this many rows, fit on a random sample of this many and place the rest into "
         "that layout (0: fit every row; unset: the server's STREAMING_UMAP_FIT_SAMPLE_ROWS)"))] | None = None
+    keep_model: Annotated[bool, Meta(description=(
+        "keep the fitted layout as a model (its id is the answer's model_id), into which "
+        "POST /umap/streaming/transform/{model_id} places new rows"))] = False
+    init_from: Annotated[ModelId | None, Meta(description=(
+        "refit starting from this model: the data's first rows must be the model's training "
+        "rows in the same order; they start at their old positions, the new rows where the "
+        "model places them, so old points move little"))] = None
 
 
 class ClusterParams(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -74,6 +85,14 @@ class ClusterParams(Struct, kw_only=True, forbid_unknown_fields=True):
     chunk_size: ChunkSize | None = None
 
 
+class TransformParams(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Placing new rows into a model's layout (everything but the data; the model is the
+    path's ``model_id``)."""
+
+    chunk_size: Annotated[int, Meta(ge=100, le=1_000_000, description=(
+        "rows placed per step (one progress frame and pause/cancel checkpoint each)"))] | None = None
+
+
 class UMAPRequest(UMAPParams, kw_only=True, forbid_unknown_fields=True):
     """JSON body of ``POST /umap/streaming/umap``."""
 
@@ -82,6 +101,12 @@ class UMAPRequest(UMAPParams, kw_only=True, forbid_unknown_fields=True):
 
 class ClusterRequest(ClusterParams, kw_only=True, forbid_unknown_fields=True):
     """JSON body of ``POST /umap/streaming/cluster``."""
+
+    data: list[list[float]]
+
+
+class TransformRequest(TransformParams, kw_only=True, forbid_unknown_fields=True):
+    """JSON body of ``POST /umap/streaming/transform/{model_id}``."""
 
     data: list[list[float]]
 
@@ -98,14 +123,22 @@ class ClusterRawRequest(ClusterParams, kw_only=True, forbid_unknown_fields=True)
     data: msgspec.Raw
 
 
-Params = UMAPParams | ClusterParams
-PARAMS_TYPE: dict[str, type[UMAPParams | ClusterParams]] = {
+class TransformRawRequest(TransformParams, kw_only=True, forbid_unknown_fields=True):
+    """:class:`TransformRequest` with ``data`` left as its JSON text."""
+
+    data: msgspec.Raw
+
+
+Params = UMAPParams | ClusterParams | TransformParams
+PARAMS_TYPE: dict[str, type[Params]] = {
     "umap": UMAPParams,
     "cluster": ClusterParams,
+    "transform": TransformParams,
 }
-REQUEST_TYPE: dict[str, type[UMAPRequest | ClusterRequest]] = {
+REQUEST_TYPE: dict[str, type[UMAPRequest | ClusterRequest | TransformRequest]] = {
     "umap": UMAPRequest,
     "cluster": ClusterRequest,
+    "transform": TransformRequest,
 }
 
 
@@ -127,6 +160,7 @@ class SubmitResponse(Struct, kw_only=True, omit_defaults=False):
     n_clusters: int | None = None
     noise_points: int | None = None
     centers: list[list[float]] | None = None
+    model_id: str | None = None  # keep_model: the model (of a job: once it has completed)
 
 
 class Progress(Struct, kw_only=True):
@@ -144,6 +178,7 @@ class Progress(Struct, kw_only=True):
     eta_seconds: float | None
     processing_time: float
     waiting_for: str | None = None  # pending jobs: what they wait for (warm-up, jobs ahead)
+    model_id: str | None = None  # a completed job that kept its model (keep_model): the model
 
 
 class JobStatus(Progress, kw_only=True):
@@ -185,6 +220,42 @@ class ResultBody(Struct, kw_only=True):
     n_clusters: int | None = None
     noise_points: int | None = None
     centers: list[list[float]] | None = None
+
+
+class ModelInfo(Struct, kw_only=True):
+    """A kept model: a fitted layout stored as plain arrays (training rows, embedding) and
+    parameters, into which new rows can be placed on any backend."""
+
+    model_id: str
+    job_id: str | None  # the job that fitted it (null: an immediate answer)
+    rows: int
+    dims: int
+    n_components: int
+    metric: str
+    n_neighbors: int
+    a: float
+    b: float
+    params: dict[str, Any]  # the UMAP parameters it was fitted with
+    backend: str  # cpu or gpu: what fitted it
+    versions: dict[str, str]  # the libraries it was fitted with
+    size_bytes: int  # on disk, counted toward STREAMING_UMAP_DISK_BUDGET_MB
+    created_at: float
+    last_used_at: float
+    expires_at: float  # unused this long (STREAMING_UMAP_MODEL_TTL), it is removed
+
+
+class ModelList(Struct, kw_only=True):
+    """One page of models, oldest first (like :class:`JobList`)."""
+
+    models: list[ModelInfo]
+    count: int
+    total: int
+    next_after: str | None = None
+
+
+class ModelDeleted(Struct, kw_only=True):
+    model_id: str
+    message: str
 
 
 class WorkerCounts(Struct):
@@ -386,9 +457,10 @@ def params_from_query(kind: str, query: dict[str, str]) -> UMAPParams | ClusterP
         raise invalid_from_msgspec(exc) from None
 
 
-RAW_REQUEST_TYPE: dict[str, type[UMAPRawRequest | ClusterRawRequest]] = {
+RAW_REQUEST_TYPE: dict[str, type[UMAPRawRequest | ClusterRawRequest | TransformRawRequest]] = {
     "umap": UMAPRawRequest,
     "cluster": ClusterRawRequest,
+    "transform": TransformRawRequest,
 }
 
 
@@ -410,7 +482,7 @@ def decode_raw_request(kind: str, body: bytes | bytearray) -> tuple[UMAPParams |
 def params_of(request: UMAPRequest | ClusterRequest) -> UMAPParams | ClusterParams:
     fields = msgspec.structs.asdict(request)
     fields.pop("data")
-    kind = "umap" if isinstance(request, UMAPRequest) else "cluster"
+    kind = next(k for k, t in REQUEST_TYPE.items() if isinstance(request, t))
     return PARAMS_TYPE[kind](**fields)
 
 

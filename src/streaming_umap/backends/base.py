@@ -44,6 +44,8 @@ class RunOptions:
     # places rows into a fitted layout (pipeline.sample_fit.Placer); None: chunk after chunk
     # here. The Dask executor's spreads the chunks over the cluster.
     placer: Any = None
+    model_dir: str | None = None  # the kept model a transform or a refit uses
+    init: Any = None  # float32 rows x n_components: the starting layout (a refit), else spectral
 
 
 class Backend(Protocol):
@@ -66,6 +68,13 @@ class Backend(Protocol):
     def cluster(
         self, data: np.ndarray, params: ClusterParams, cp: Checkpoint, options: RunOptions
     ) -> ClusterOutput: ...
+
+    def transform(
+        self, model: Any, data: np.ndarray, cp: Checkpoint, options: RunOptions, stage: str = "transform"
+    ) -> UMAPOutput:
+        """Place ``data`` into a kept model's layout (a
+        :class:`~streaming_umap.pipeline.transform_cpu.LayoutModel`), one checkpoint per
+        chunk of ``options.chunk_size`` rows in stage ``stage``."""
 
     def memory_estimate(self, rows: int, dims: int, kind: str, params: dict[str, Any]) -> int | None:
         """Bytes of device memory a job would need, or None where that does not apply."""

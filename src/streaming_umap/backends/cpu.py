@@ -132,6 +132,16 @@ class CPUBackend:
             return fit_sample_then_place(data, params, cp, options, run_umap)
         return run_umap(data, params, cp, options)
 
+    def transform(self, model: Any, data: np.ndarray, cp: Any, options: RunOptions,
+                  stage: str = "transform") -> UMAPOutput:
+        from pathlib import Path
+
+        from ..pipeline.transform_cpu import transform_model
+
+        folder = Path(options.model_dir) if options.model_dir else None
+        embedding = transform_model(model, data, cp, options.chunk_size, folder, stage=stage)
+        return UMAPOutput(embedding, _unplaced_note(embedding))
+
     def cluster(
         self, data: np.ndarray, params: ClusterParams, cp: Any, options: RunOptions
     ) -> ClusterOutput:
@@ -147,3 +157,13 @@ class CPUBackend:
 
     def __repr__(self) -> str:
         return f"CPUBackend(pid={os.getpid()})"
+
+
+def _unplaced_note(embedding: np.ndarray) -> list[str]:
+    """A row with no neighbour within the metric's reach gets no position (NaN), as in
+    umap-learn; say how many."""
+    missing = int((~np.isfinite(embedding).all(axis=1)).sum())
+    if not missing:
+        return []
+    return [f"{missing} rows had no neighbour in the model within reach of the metric and were "
+            "not placed (their positions are NaN)"]

@@ -134,6 +134,12 @@ class GPUBackend:
     def umap(self, data: np.ndarray, params: UMAPParams, cp: Checkpoint, options: RunOptions) -> UMAPOutput:
         from ..pipeline.sample_fit import fit_sample_then_place, wants_sample
 
+        if options.init is not None:  # a refit from a kept model: umap-learn takes a starting layout
+            from ..pipeline.umap_cpu import run_umap
+
+            out = run_umap(data, params, cp, options)
+            out.warnings.append("a refit (init_from) runs umap-learn on this GPU worker's CPU cores")
+            return out
         if wants_sample(data.shape[0], options):  # cuML fits the sample; the CPU places the rest
             return fit_sample_then_place(data, params, cp, options, self._umap_full)
         return self._umap_full(data, params, cp, options)
@@ -145,6 +151,14 @@ class GPUBackend:
         budget = self.runtime.job_budget()
         return self._run("umap", data, params_to_dict(params),
                          lambda: run_umap_gpu(data, params, cp, options, budget_bytes=budget))
+
+    def transform(self, model: Any, data: np.ndarray, cp: Checkpoint, options: RunOptions,
+                  stage: str = "transform") -> UMAPOutput:
+        """Placement runs on this worker's CPU cores, from the same stored arrays as on a
+        CPU server (a GPU neighbour index for it is not built yet)."""
+        from ..backends.cpu import CPUBackend
+
+        return CPUBackend().transform(model, data, cp, options, stage=stage)
 
     def cluster(self, data: np.ndarray, params: ClusterParams, cp: Checkpoint, options: RunOptions) -> ClusterOutput:
         from ._gpu_cluster import run_cluster_gpu

@@ -126,15 +126,15 @@ class Job:
 
     def stored_bytes(self) -> int:
         """What the job keeps on disk: its float32 input while active, its result once
-        completed (until it expires), nothing once failed or cancelled."""
+        completed (until it expires), nothing once failed or cancelled. A kept model is
+        counted on its own (:class:`~.model_store.ModelRecord`)."""
         if self.status in ACTIVE_STATUSES:
             return self.total_points * self.dims * 4
         if self.status != Status.COMPLETED or self.result_expired:
             return 0
-        if self.kind == "umap":
-            return self.total_points * int(self.params.get("n_components") or 2) * 4
-        centers = int((self.result or {}).get("n_clusters") or 0) * self.dims * 4
-        return self.total_points * 4 + (centers if self.params.get("algorithm") == "kmeans" else 0)
+        from .kinds import kind_of
+
+        return kind_of(self.kind).result_bytes(self.total_points, self.dims, self.params, self.result or {})
 
     def next_seq(self) -> int:
         self.seq += 1

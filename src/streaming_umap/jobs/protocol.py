@@ -20,7 +20,7 @@ import numpy as np
 @dataclass(frozen=True)
 class RunJob:
     job_id: str
-    kind: str  # "umap" | "cluster"
+    kind: str  # "umap" | "cluster" | "transform" (jobs.kinds)
     params: dict[str, Any]
     input_path: str
     output_dir: str
@@ -30,6 +30,7 @@ class RunJob:
     dims: int = 0
     threads: int | None = None  # compute threads to start with (None: every core given)
     fit_sample_rows: int = 0  # above this many rows: fit on a sample, place the rest
+    model_dir: str | None = None  # the kept model a transform places into, or a refit starts from
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class RunImmediate:
     data: np.ndarray
     chunk_size: int
     exact_knn_max_rows: int
+    model_dir: str | None = None  # as RunJob's
+    output_dir: str | None = None  # keep_model: where the model's files are staged
 
 
 @dataclass(frozen=True)

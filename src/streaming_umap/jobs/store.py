@@ -7,6 +7,7 @@ Layout of the data folder::
     data/jobs/<id>/embedding.npy float32 rows x n_components      (UMAP result)
     data/jobs/<id>/labels.npy    int32 rows                       (clustering result)
     data/jobs/<id>/centers.npy   float32 n_clusters x dims        (kmeans)
+    data/models/<id>/...         kept models (see :mod:`.model_store`)
 
 Files are written to a temporary name and renamed, so a crash never leaves a
 half-written input or result under its real name.
@@ -99,6 +100,9 @@ class JobStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._migrate()
+        from .model_store import ModelStore
+
+        self.models = ModelStore(self.data_dir, self._db, self._lock)
 
     def _migrate(self) -> None:
         """Columns added since a data folder was created (SQLite adds them in place)."""
@@ -222,7 +226,9 @@ class JobStore:
         self.input_path(job_id).unlink(missing_ok=True)
 
     def result_path(self, job_id: str, kind: str) -> Path:
-        return self.job_dir(job_id) / ("embedding.npy" if kind == "umap" else "labels.npy")
+        from .kinds import kind_of
+
+        return self.job_dir(job_id) / kind_of(kind).result_file
 
     def centers_path(self, job_id: str) -> Path:
         return self.job_dir(job_id) / "centers.npy"

@@ -14,6 +14,7 @@ import copy
 import itertools
 import logging
 import math
+import shutil
 import sqlite3
 import time
 import uuid
@@ -30,6 +31,7 @@ from ..errors import (
     InvalidInput,
     JobNotFound,
     JobStateConflict,
+    ModelNotFound,
     PayloadTooLarge,
     QueueFull,
     QuotaExceeded,
@@ -42,6 +44,7 @@ from . import protocol as msg
 from .executors import Executor, create_executor
 from .hub import Hub
 from .metrics import Metrics
+from .model_store import ModelRecord
 from .models import ACTIVE_STATUSES, Job, Status
 from .store import JobStore
 from .views import frame_of
@@ -211,14 +214,85 @@ class Supervisor:
         self._dispatch()
         return job
 
-    async def immediate(self, kind: str, params: dict[str, Any], data: np.ndarray) -> dict[str, Any]:
+    async def immediate(self, kind: str, params: dict[str, Any], data: np.ndarray,
+                        principal: Principal | None = None) -> dict[str, Any]:
+        """Answer a small request at once. ``keep_model``: the model is staged by the
+        worker in a scratch folder and adopted here (its id is the answer's model_id)."""
         unavailable = self.executor.available()
         if unavailable is not None:
             raise ServiceUnavailable(unavailable)
+        model_id = self._model_used(kind, params)
+        staged = None
+        if params.get("keep_model"):
+            staged = self.store.spool_dir / uuid.uuid4().hex
+            await asyncio.to_thread(staged.mkdir, parents=True)
         request = msg.RunImmediate(next(self._ids), kind, params, data,
                                    params.get("chunk_size") or self.settings.chunk_size,
-                                   self.settings.exact_knn_max_rows)
-        return await self.executor.immediate(request)
+                                   self.settings.exact_knn_max_rows,
+                                   model_dir=self._model_dir(model_id), output_dir=str(staged) if staged else None)
+        try:
+            result = await self.executor.immediate(request)
+            if staged is not None and result.pop("model_staged", False):
+                owner = principal.owner if principal is not None else None
+                record = await asyncio.to_thread(self.store.models.adopt, staged.name, staged, owner, None)
+                result["model_id"] = record.id
+        finally:
+            if staged is not None:
+                await asyncio.to_thread(shutil.rmtree, staged, True)
+        if model_id is not None:
+            await asyncio.to_thread(self.store.models.touch, model_id)
+        return result
+
+    # ------------------------------------------------------------------ kept models
+
+    @staticmethod
+    def _model_used(kind: str, params: dict[str, Any]) -> str | None:
+        """The kept model a job reads: a transform's, or the one a refit starts from."""
+        return params.get("model_id") if kind == "transform" else params.get("init_from")
+
+    def _model_dir(self, model_id: str | None) -> str | None:
+        return str(self.store.models.path(model_id)) if model_id else None
+
+    def model_record(self, model_id: str, principal: Principal, field: str | None = None) -> ModelRecord:
+        """The kept model, if ``principal`` may use it: 404 otherwise (another key's is as
+        unknown as a missing one), 409 while the job that keeps it is still running."""
+        record = self.store.models.get(model_id)
+        if record is not None and principal.may_see(record.owner):
+            return record
+        job = self.jobs.get(model_id)
+        if (job is not None and principal.may_see(job.owner) and job.kind == "umap"
+                and job.params.get("keep_model") and job.status in ACTIVE_STATUSES):
+            raise JobStateConflict(f"model {model_id} is still being fitted by job {model_id} "
+                                   f"({job.status.value}); it exists once that job completes",
+                                   field=field)
+        raise ModelNotFound(model_id, field=field)
+
+    def model_info(self, record: ModelRecord) -> dict[str, Any]:
+        return record.info(self.settings.model_ttl)
+
+    def list_models(self, principal: Principal, *, limit: int = MAX_PAGE,
+                    after: str | None = None) -> tuple[list[ModelRecord], int, str | None]:
+        visible = [r for r in self.store.models.list() if principal.may_see(r.owner)]
+        start = 0
+        if after is not None:
+            mark = _parse_cursor(after)
+            start = next((i for i, r in enumerate(visible) if (r.created_at, r.id) > mark), len(visible))
+        page = visible[start:start + limit]
+        more = start + limit < len(visible)
+        cursor = f"{page[-1].created_at!r}.{page[-1].id}" if more and page else None
+        return page, len(visible), cursor
+
+    async def delete_model(self, model_id: str, principal: Principal) -> None:
+        """Remove a model; refused (409) while a queued or running job uses it."""
+        self.model_record(model_id, principal)
+        users = [j.id for j in self.jobs.values() if j.status in ACTIVE_STATUSES
+                 and self._model_used(j.kind, j.params) == model_id]
+        if users:
+            raise JobStateConflict(f"model {model_id} is used by {len(users)} queued or running "
+                                   f"job{'s' if len(users) > 1 else ''} ({', '.join(users[:5])}); "
+                                   "cancel them or wait for them to end")
+        await asyncio.to_thread(self.store.models.delete, model_id)
+        log.info("deleted model %s", model_id)
 
     def _check_quota(self, principal: Principal, input_bytes: int) -> None:
         """A key's own limits: jobs queued or running, and bytes stored (its active jobs'
@@ -241,10 +315,11 @@ class Supervisor:
                 f"this input is {input_bytes} bytes as float32; {name} may store at most "
                 f"{limit} bytes (STREAMING_UMAP_KEY_MAX_STORED_MB, or keys create --max-stored-mb)",
                 field="data")
-        used = sum(j.stored_bytes() for j in mine)
+        used = sum(j.stored_bytes() for j in mine) + sum(
+            r.size_bytes for r in self.store.models.list() if r.owner == principal.key_id)
         if used + input_bytes > limit:
             raise QuotaExceeded(
-                f"{name} stores {used} bytes of inputs and results; with this input of "
+                f"{name} stores {used} bytes of inputs, results and models; with this input of "
                 f"{input_bytes} bytes it would pass its limit of {limit} bytes "
                 "(STREAMING_UMAP_KEY_MAX_STORED_MB): wait for jobs to end or results to expire",
                 retry_after=self._expiry_wait(mine))
@@ -365,16 +440,20 @@ class Supervisor:
     def _start_job(self, job: Job) -> bool:
         now = time.time()
         chunk = job.params.get("chunk_size") or self.settings.chunk_size
-        sample = self.executor.fit_sample_rows(job.params) if job.kind == "umap" else 0
+        sample = self._sample_rows(job)
+        model_id = self._model_used(job.kind, job.params)
+        if model_id is not None and self.store.models.get(model_id) is None:
+            self._finish(job, Status.FAILED, now, error=f"model {model_id} was removed before this job started")
+            return True
         run = msg.RunJob(job.id, job.kind, job.params, str(self.store.input_path(job.id)),
                          str(self.store.job_dir(job.id)), chunk, self.settings.exact_knn_max_rows,
-                         rows=job.total_points, dims=job.dims, fit_sample_rows=sample)
+                         rows=job.total_points, dims=job.dims, fit_sample_rows=sample,
+                         model_dir=self._model_dir(model_id))
         if not self.executor.start_job(run):
             self.queue.appendleft(job.id)
             return False
         job.move_to(Status.PROCESSING, now)
-        plan = self.model().plan(job.kind, job.total_points, job.dims,
-                                 {**job.params, "fit_sample_rows": sample},
+        plan = self.model().plan(job.kind, job.total_points, job.dims, self._plan_params(job),
                                  self.executor.exact_max_rows(job.params))
         self.trackers[job.id] = ProgressTracker(plan, now)
         job.progress, job.eta_seconds = self.trackers[job.id].estimate(now)
@@ -384,6 +463,24 @@ class Supervisor:
         self._publish(job, "progress", important=True)
         log.info("started %r", job)
         return True
+
+    def _sample_rows(self, job: Job) -> int:
+        """A umap job's fit_sample_rows (a refit fits every row: it starts from them all)."""
+        if job.kind != "umap" or job.params.get("init_from"):
+            return 0
+        return self.executor.fit_sample_rows(job.params)
+
+    def _plan_params(self, job: Job) -> dict[str, Any]:
+        """What the cost model needs beyond the job's parameters: the sample fitted, and
+        the kept model's size for a transform or a refit."""
+        extra: dict[str, Any] = {"fit_sample_rows": self._sample_rows(job)}
+        model_id = self._model_used(job.kind, job.params)
+        record = self.store.models.get(model_id) if model_id else None
+        if record is not None:
+            extra["model_rows"] = record.meta["rows"]
+            if job.kind == "transform":
+                extra["n_neighbors"] = record.meta["n_neighbors"]
+        return {**job.params, **extra}
 
     # ------------------------------------------------------------------ executor events
 
@@ -500,12 +597,35 @@ class Supervisor:
             log.info("cost model after %s: %s", job.id,
                      {f"{p.key}": f"{s:.2f}s/{p.seconds:.2f}s" for p, s in tracker.finished})
         job.result = dict(message.summary, kind=job.kind)
+        if job.result.pop("model_staged", False):
+            self._adopt_model(job)
+        used = self._model_used(job.kind, job.params)
+        if used is not None:
+            self._touch_model(used, now)
         if message.warnings:
             job.warning = "; ".join(filter(None, [job.warning, *message.warnings]))
         job.processed_points = job.total_points
         job.current_chunk = job.total_chunks
         job.progress, job.stage = 100.0, "done"
         self._finish(job, Status.COMPLETED, now, stages=stages)
+
+    def _adopt_model(self, job: Job) -> None:
+        """Move the model the worker staged in the job's folder into the models folder
+        (renames and one record: no array is copied). A model that cannot be kept leaves
+        the layout completed, with a warning that says so."""
+        try:
+            self.store.models.adopt(job.id, self.store.job_dir(job.id), job.owner, job.id)
+            assert job.result is not None
+            job.result["model_id"] = job.id
+        except (OSError, sqlite3.Error, ValueError, KeyError) as exc:
+            log.error("job %s: its model could not be kept (%s)", job.id, exc)
+            job.warning = "; ".join(filter(None, [job.warning, f"the model could not be kept ({exc})"]))
+
+    def _touch_model(self, model_id: str, now: float) -> None:
+        try:
+            self.store.models.touch(model_id, now)
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("model %s: its last use could not be recorded (%s)", model_id, exc)
 
     def _finish(self, job: Job, status: Status, now: float, error: str | None = None,
                 requested: bool = False, stages: list[tuple[str, float]] | None = None) -> None:
@@ -557,8 +677,7 @@ class Supervisor:
             job = self.jobs.get(job_id)
             if job is None or job.status != Status.PENDING:
                 continue
-            plan_params = {**job.params, "fit_sample_rows": self.executor.fit_sample_rows(job.params)}
-            own = model.total(model.plan(job.kind, job.total_points, job.dims, plan_params,
+            own = model.total(model.plan(job.kind, job.total_points, job.dims, self._plan_params(job),
                                          self.executor.exact_max_rows(job.params)))
             job.eta_seconds = warm_left + ahead / workers + own
             job.waiting_for = self._waiting_for(warming, queued)
@@ -636,8 +755,28 @@ class Supervisor:
             expired.append(job.id)
             log.info("expired the result of job %s (%s, %d bytes freed)", job.id,
                      "past its TTL" if too_old else "over the disk budget", sizes[job.id])
+        self.sweep_models(now, used)
         self.forget_old_records(now)
         return expired
+
+    def sweep_models(self, now: float, results_bytes: int) -> list[str]:
+        """Remove models unused past STREAMING_UMAP_MODEL_TTL, then, while results and
+        models together are over the disk budget, the least recently used ones. A model a
+        queued or running job needs stays."""
+        models = self.store.models
+        in_use = {self._model_used(j.kind, j.params) for j in self.jobs.values() if j.status in ACTIVE_STATUSES}
+        used = results_bytes + models.total_bytes()
+        gone: list[str] = []
+        for record in sorted(models.list(), key=lambda r: r.last_used_at):
+            too_old = record.last_used_at < now - self.settings.model_ttl
+            if record.id in in_use or not (too_old or used > self.settings.disk_budget_bytes):
+                continue
+            models.delete(record.id)
+            used -= record.size_bytes
+            gone.append(record.id)
+            log.info("removed model %s (%s, %d bytes freed)", record.id,
+                     "unused past its TTL" if too_old else "over the disk budget", record.size_bytes)
+        return gone
 
     def forget_old_records(self, now: float) -> list[str]:
         """Finished jobs whose record is past STREAMING_UMAP_RECORD_TTL, then the oldest

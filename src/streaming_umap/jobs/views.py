@@ -36,6 +36,7 @@ def progress_fields(job: Job, now: float) -> dict[str, Any]:
         "eta_seconds": None if job.eta_seconds is None else round(job.eta_seconds, 2),
         "processing_time": round(job.processing_time(now), 3),
         "waiting_for": job.waiting_for,
+        "model_id": (job.result or {}).get("model_id"),
     }
 
 

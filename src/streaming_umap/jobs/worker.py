@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import DeviceFault, DeviceOutOfMemory, InvalidInput, JobCancelled, is_disk_full
 from . import protocol as msg
 from .channel import Channel, ChannelCheckpoint, ChannelLogHandler, set_compute_threads
-from .store import save_npy
+from .kinds import kind_of
 
 log = logging.getLogger(__name__)
 
@@ -84,30 +84,29 @@ def _options(job: msg.RunJob | msg.RunImmediate, placer: Any = None) -> Any:
     from ..backends.base import RunOptions
 
     return RunOptions(chunk_size=job.chunk_size, exact_knn_max_rows=job.exact_knn_max_rows,
-                      fit_sample_rows=getattr(job, "fit_sample_rows", 0), placer=placer)
+                      fit_sample_rows=getattr(job, "fit_sample_rows", 0), placer=placer,
+                      model_dir=job.model_dir)
 
 
 def _compute(backend: Any, kind: str, data: np.ndarray, params: dict[str, Any], cp: Any, options: Any) -> Any:
-    from ..schemas import params_from_dict
-
-    typed = params_from_dict(kind, params)
-    if kind == "umap":
-        return backend.umap(data, typed, cp, options)
-    return backend.cluster(data, typed, cp, options)
+    return kind_of(kind).compute(backend, data, params, cp, options)
 
 
-def _write_result(kind: str, out: Any, out_dir: Path, rows: int) -> dict[str, Any]:
-    summary: dict[str, Any] = {"n_rows": rows}
-    if kind == "umap":
-        save_npy(out_dir / "embedding.npy", out.embedding)
-        summary["n_components"] = int(out.embedding.shape[1])
-    else:
-        save_npy(out_dir / "labels.npy", out.labels.astype(np.int32))
-        if out.centers is not None:
-            save_npy(out_dir / "centers.npy", out.centers.astype(np.float32))
-        summary.update(n_clusters=out.n_clusters, noise_points=out.noise_points,
-                       has_centers=out.centers is not None)
-    return summary
+def _keep_model(backend: Any, kind: str, params: dict[str, Any], data: np.ndarray, out: Any,
+                folder: Path, train_file: Path | None, model_id: str) -> None:
+    """Stage the fitted layout as a model in ``folder`` (the supervisor adopts it)."""
+    from ..pipeline.transform_cpu import curve_parameters
+    from .model_store import model_meta, write_model_files
+
+    if kind != "umap" or not params.get("keep_model"):
+        return
+    rows, dims = data.shape
+    a, b = curve_parameters(float(params.get("min_dist", 0.1)))
+    meta = model_meta(model_id=model_id, rows=int(rows), dims=int(dims),
+                      n_components=int(out.embedding.shape[1]), metric=str(params.get("metric", "euclidean")),
+                      n_neighbors=max(1, min(int(params.get("n_neighbors", 15)), int(rows) - 1)),
+                      a=a, b=b, params=params, backend=backend.name, job_id=None)
+    write_model_files(folder, data, out.embedding, meta, train_file)
 
 
 def run_job(backend: Any, channel: Channel, job: msg.RunJob, placer: Any = None) -> bool:
@@ -123,7 +122,11 @@ def run_job(backend: Any, channel: Channel, job: msg.RunJob, placer: Any = None)
         cp.advance(1)
         out = _compute(backend, job.kind, data, job.params, cp, _options(job, placer))
         cp.stage("write", 1)
-        summary = _write_result(job.kind, out, Path(job.output_dir), int(data.shape[0]))
+        folder = Path(job.output_dir)
+        summary = {"n_rows": int(data.shape[0]), **kind_of(job.kind).write(out, folder)}
+        if job.params.get("keep_model"):
+            _keep_model(backend, job.kind, job.params, data, out, folder, Path(job.input_path), job.job_id)
+            summary["model_staged"] = True
         cp.advance(1)
         channel.send(msg.Done(job.job_id, summary, out.warnings))
     except JobCancelled:
@@ -162,10 +165,16 @@ def run_immediate(backend: Any, channel: Channel, job: msg.RunImmediate) -> None
         log.error("immediate request failed:\n%s", traceback.format_exc())
         channel.send(msg.ImmediateFailed(job.request_id, f"{type(exc).__name__}: {exc}", 500))
         return
-    payload: dict[str, Any] = {"warnings": out.warnings, "seconds": time.perf_counter() - started}
-    if job.kind == "umap":
-        payload["embedding"] = out.embedding
-    else:
-        payload.update(labels=out.labels, n_clusters=out.n_clusters,
-                       noise_points=out.noise_points, centers=out.centers)
+    payload: dict[str, Any] = {"warnings": out.warnings, "seconds": time.perf_counter() - started,
+                               **kind_of(job.kind).payload(out)}
+    if job.params.get("keep_model") and job.output_dir:
+        try:
+            _keep_model(backend, job.kind, job.params, job.data, out, Path(job.output_dir), None,
+                        Path(job.output_dir).name)
+            payload["model_staged"] = True
+        except OSError as exc:
+            log.error("immediate request: the model could not be kept:\n%s", traceback.format_exc())
+            channel.send(msg.ImmediateFailed(job.request_id, "the server could not store the model "
+                                             f"({exc.strerror or type(exc).__name__}); nothing was kept", 507))
+            return
     channel.send(msg.ImmediateDone(job.request_id, payload))

@@ -24,11 +24,14 @@ from .checkpoint import Verdict
 BASE_SECONDS = 0.02
 
 STAGES: dict[str, tuple[str, ...]] = {
-    "umap": ("load", "knn", "graph", "layout", "transform", "write"),
+    "umap": ("load", "place", "knn", "graph", "layout", "transform", "write"),
     "cluster": ("load", "cluster", "write"),
+    "transform": ("load", "index", "transform", "write"),
 }
 
-OPTIONAL_STAGES = frozenset({"transform"})
+# place: a refit's new rows placed into the model it starts from; transform: a sample fit's
+# other rows (a umap job), or the rows of a transform job
+OPTIONAL_STAGES = frozenset({"transform", "place"})
 
 # Seconds per unit, measured on a 2-core x86 box (CPU) and an H200 (GPU, from
 # shared/DESIGN.md); replaced by warm-up measurements and finished jobs.
@@ -44,6 +47,7 @@ PRIORS: dict[str, dict[str, float]] = {
         "cluster:dbscan": 4e-11,
         "cluster:hdbscan": 2e-7,
         "transform": 1e-7,
+        "index": 4e-10,
     },
     "gpu": {
         "load": 1e-9,
@@ -56,6 +60,7 @@ PRIORS: dict[str, dict[str, float]] = {
         "cluster:dbscan": 2e-11,
         "cluster:hdbscan": 1.3e-7,
         "transform": 1e-7,  # placement runs on the CPU cores of the GPU worker
+        "index": 4e-10,
     },
 }
 
@@ -69,6 +74,13 @@ def stage_key_units(
     kind: str, stage: str, rows: int, dims: int, params: dict[str, Any], exact_max_rows: int
 ) -> tuple[str, float]:
     """The cost-model key and the work units of one stage of a job."""
+    model_rows = int(params.get("model_rows") or 0)  # transform, refit: the kept model's rows
+    if kind == "transform":
+        k = max(1, int(params.get("n_neighbors", 15)))
+        if stage == "index":  # the model's NN-descent index (cached after the first use)
+            return "index", float(model_rows) * dims * k * math.log2(max(model_rows, 2))
+        if stage == "transform":
+            return "transform", float(rows) * k * 100
     sample = int(params.get("fit_sample_rows") or 0)
     placed = rows - sample if 0 < sample < rows else 0
     if placed and stage in ("knn", "graph", "layout"):
@@ -76,6 +88,8 @@ def stage_key_units(
     k = max(1, min(int(params.get("n_neighbors", 15)), max(1, rows - 1)))
     if stage == "transform":  # each placed row: a kNN query and 100 short epochs
         return "transform", float(placed) * k * 100
+    if stage == "place":  # a refit's rows beyond the model's, placed into it
+        return "transform", float(max(0, rows - model_rows) if model_rows else 0) * k * 100
     if stage == "load":
         return "load", float(rows * dims)
     if stage == "write":

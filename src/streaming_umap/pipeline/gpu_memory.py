@@ -193,6 +193,8 @@ def estimate_terms(
     """The model's terms (bytes, before SAFETY) for one job. With ``budget_bytes``, an
     NN-descent job that does not fit is costed as cuML's batched build."""
     rows, dims = int(rows), int(dims)
+    if kind == "transform":
+        return {}  # placement into a kept model runs on the worker's CPU cores
     if kind == "umap":
         k = clamp_neighbors(rows, int(params.get("n_neighbors") or 15))
         c = int(params.get("n_components") or 2)
@@ -204,7 +206,7 @@ def estimate_terms(
         share = 1.0 if clusters == 1 else 2.0 / clusters
         return _umap_terms(rows, dims, k, c, exact=False, batch=0, share=share)
     if kind != "cluster":
-        raise ValueError(f"kind must be 'umap' or 'cluster', found {kind!r}")
+        raise ValueError(f"kind must be 'umap', 'cluster' or 'transform', found {kind!r}")
     algorithm = str(params.get("algorithm") or "dbscan")
     data = rows * dims * 4
     if algorithm == "kmeans":

@@ -14,14 +14,18 @@ library's (checked by quality metrics in the tests, not bitwise).
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .checkpoint import Checkpoint
+
+log = logging.getLogger(__name__)
 
 EXACT_TRAIN_ROWS = 4096  # brute force below this many training rows, as umap-learn's "small data"
 TRANSFORM_SEED = 42  # umap-learn's transform_seed
@@ -86,6 +90,14 @@ class NeighbourIndex:
                                   low_memory=True, compressed=False, verbose=False,
                                   parallel_batch_queries=True)  # we query thousands of rows at once
             self._nnd.prepare()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled as a cache beside a kept model, whose train.npy holds the rows: they are
+        left out (the loader sets ``train`` again); the NN-descent index keeps its own
+        reordered copy."""
+        state = dict(self.__dict__)
+        state["train"] = None
+        return state
 
     def query(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         rows = np.ascontiguousarray(rows, dtype=np.float32)
@@ -165,11 +177,11 @@ def spans(rows: int, chunk: int) -> list[tuple[int, int]]:
 
 
 def place_rows(model: LayoutModel, rows: np.ndarray, cp: Checkpoint, chunk: int,
-               index: NeighbourIndex | None = None) -> np.ndarray:
+               index: NeighbourIndex | None = None, stage: str = "transform") -> np.ndarray:
     """Place every row, ``chunk`` rows at a time: one progress step and one pause/cancel
-    checkpoint per chunk (stage ``transform``)."""
+    checkpoint per chunk (stage ``transform``, or ``place`` in a refit)."""
     parts = spans(rows.shape[0], chunk)
-    cp.stage("transform", len(parts))
+    cp.stage(stage, len(parts))
     index = index or NeighbourIndex(model.train, model.metric, model.n_neighbors, model.random_state)
     out = np.empty((rows.shape[0], model.embedding.shape[1]), dtype=np.float32)
     epochs = transform_epochs(model, rows.shape[0])
@@ -179,3 +191,74 @@ def place_rows(model: LayoutModel, rows: np.ndarray, cp: Checkpoint, chunk: int,
     return out
 
 
+
+
+# ---------------------------------------------------------------- kept models' indexes
+
+_CACHE_SIZE = 2  # models whose index a worker keeps in memory
+_indexes: dict[str, NeighbourIndex] = {}
+
+
+def _index_file(folder: Path) -> Path:
+    from importlib.metadata import version
+
+    return folder / f"index-cpu-pynndescent{version('pynndescent')}-numba{version('numba')}.pkl"
+
+
+def model_index(model: LayoutModel, folder: Path, cp: Checkpoint) -> NeighbourIndex:
+    """The neighbour index of the kept model in ``folder`` (stage ``index``): from this
+    worker's memory, else from the cache file beside the model (written by the first
+    worker that built it, named by the library versions it needs), else built now.
+    The cache is only a cache: a file that cannot be read is rebuilt and replaced."""
+    import pickle
+
+    cp.stage("index", 1)
+    key = str(folder)
+    index = _indexes.pop(key, None)
+    if index is None and model.train.shape[0] > EXACT_TRAIN_ROWS:
+        path = _index_file(folder)
+        try:
+            with open(path, "rb") as fh:
+                index = pickle.load(fh)
+            index.train = model.train
+        except FileNotFoundError:
+            index = None
+        except Exception:  # written by another version, or cut off: build it again
+            log.warning("index cache %s unusable; rebuilding it", path, exc_info=True)
+            index = None
+        if index is None:
+            index = NeighbourIndex(model.train, model.metric, model.n_neighbors, model.random_state)
+            _save_index(index, path)
+    elif index is None:
+        index = NeighbourIndex(model.train, model.metric, model.n_neighbors, model.random_state)
+    _indexes[key] = index
+    while len(_indexes) > _CACHE_SIZE:
+        _indexes.pop(next(iter(_indexes)))
+    cp.advance(1)
+    return index
+
+
+def _save_index(index: NeighbourIndex, path: Path) -> None:
+    import os
+    import pickle
+
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            pickle.dump(index, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except Exception:  # a cache that cannot be written (full disk, read-only): go on without
+        log.warning("could not write the index cache %s", path, exc_info=True)
+        tmp.unlink(missing_ok=True)
+
+
+def forget_index(folder: Path) -> None:
+    _indexes.pop(str(folder), None)
+
+
+def transform_model(model: LayoutModel, rows: np.ndarray, cp: Checkpoint, chunk: int,
+                    folder: Path | None, stage: str = "transform") -> np.ndarray:
+    """Place ``rows`` into a kept model (``folder``: where it is stored, for its cached
+    index) or a model in memory (``folder`` None)."""
+    index = model_index(model, folder, cp) if folder is not None else None
+    return place_rows(model, rows, cp, chunk, index=index, stage=stage)

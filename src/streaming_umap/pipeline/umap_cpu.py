@@ -89,7 +89,8 @@ def run_umap(
         random_state=params.random_state,
         n_epochs=n_epochs,
         precomputed_knn=(indices, distances, None),
-        init="spectral" if rows > params.n_components + 1 else "random",
+        init=(options.init if options.init is not None
+              else "spectral" if rows > params.n_components + 1 else "random"),
     )
     started = time.perf_counter()
     with warnings.catch_warnings():

@@ -32,8 +32,13 @@ from ..schemas import (
     JobList,
     JobStatus,
     LayoutHeaderFrame,
+    ModelDeleted,
+    ModelInfo,
+    ModelList,
     ResultBody,
     SubmitResponse,
+    TransformParams,
+    TransformRequest,
     UMAPParams,
     UMAPRequest,
 )
@@ -41,7 +46,8 @@ from .responses import JSON
 
 _TYPES = (UMAPRequest, ClusterRequest, UMAPParams, ClusterParams, SubmitResponse, JobStatus,
           JobList, ControlResponse, ResultBody, Health, HealthStatus, ErrorBody, Frame, AckFrame,
-          ErrorFrame, LayoutHeaderFrame, ClientAction, DemoDataSet)
+          ErrorFrame, LayoutHeaderFrame, ClientAction, DemoDataSet, TransformRequest, TransformParams,
+          ModelInfo, ModelList, ModelDeleted)
 # Every /umap/streaming operation: a key where the server requires them ({}: or none, where
 # it does not); /health is open either way.
 KEYED: list[dict[str, list[str]]] = [{"bearerAuth": []}, {}]
@@ -58,8 +64,9 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _errors(*codes: int, not_found: str = "unknown job") -> dict[str, Any]:
-    text = {400: "malformed body", 404: not_found, 409: "the job is in the wrong state",
+def _errors(*codes: int, not_found: str = "unknown job",
+            conflict: str = "the job is in the wrong state") -> dict[str, Any]:
+    text = {400: "malformed body", 404: not_found, 409: conflict,
             401: "no API key, or not a valid one, where the server requires keys "
                  "(WWW-Authenticate: Bearer)",
             403: "a cross-site request: a foreign Origin",
@@ -105,16 +112,32 @@ CLUSTER_EXAMPLE = {"data": [[0.1, 0.2], [0.3, 0.4], [5.0, 5.1], [5.2, 4.9]], "al
                    "n_clusters": 2}
 
 
-def _submit(request: str, params: type, summary: str, example: dict[str, Any]) -> dict[str, Any]:
+TRANSFORM_EXAMPLE = {"data": [[0.1, 0.2], [0.3, 0.4]]}
+SUBMIT_TEXT = ("Fewer rows than the immediate threshold are answered at once (200, job_id "
+               "'immediate'); larger inputs start a background job (202). A .npy "
+               "(application/x-npy) or CSV body takes the parameters from the query string; a "
+               "JSON body takes them in the body, and a query string next to it is refused (422)")
+UMAP_TEXT = (SUBMIT_TEXT + ", except keep_model and init_from, which may be given in either place. "
+             "keep_model=true keeps the fitted layout as a model: the answer's model_id (of a job: "
+             "once it has completed) is what /umap/streaming/transform/{model_id} places new rows "
+             "into. init_from=MODEL_ID refits on data whose first rows are that model's training rows.")
+TRANSFORM_TEXT = (SUBMIT_TEXT + ". The rows must have the model's number of columns. The answer, "
+                  "or the completed job's result (kind transform), holds their positions in the "
+                  "model's layout.")
+
+
+def _model_param() -> dict[str, Any]:
+    return {"name": "model_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _submit(request: str, params: type, summary: str, example: dict[str, Any],
+            description: str = SUBMIT_TEXT + ".", path: list[dict[str, Any]] | None = None,
+            codes: tuple[int, ...] = (), **errors: str) -> dict[str, Any]:
     return {
         "post": {
             "summary": summary,
-            "description": "Fewer rows than the immediate threshold are answered at once (200, "
-                           "job_id 'immediate'); larger inputs start a background job (202). "
-                           "A .npy (application/x-npy) or CSV body takes the parameters from the "
-                           "query string; a JSON body takes them in the body, and a query string "
-                           "next to it is refused (422).",
-            "parameters": _query_params(params),
+            "description": description,
+            "parameters": [*(path or []), *_query_params(params)],
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref(request), "example": example},
                 "application/x-npy": {"schema": {"type": "string", "format": "binary"}},
@@ -124,9 +147,30 @@ def _submit(request: str, params: type, summary: str, example: dict[str, Any]) -
             }},
             "responses": {"200": _ok("SubmitResponse", "computed immediately"),
                           "202": _ok("SubmitResponse", "job started"),
-                          **_errors(400, 403, 413, 415, 422, 429, 503, 507)},
+                          **_errors(400, 403, 413, 415, 422, 429, 503, 507, *codes, **errors)},
             "security": KEYED,
         }
+    }
+
+
+def _model_paths(limit: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    unknown = {"not_found": "unknown model"}
+    return {
+        "/umap/streaming/transform/{model_id}": _submit(
+            "TransformRequest", TransformParams, "Place new rows into a kept model's layout",
+            TRANSFORM_EXAMPLE, TRANSFORM_TEXT, [_model_param()], (404, 409),
+            not_found="unknown model", conflict="the model is still being fitted"),
+        "/umap/streaming/models": {"get": {
+            "summary": "The caller's kept models, a page at a time (oldest first)",
+            "parameters": [{**limit, "description": "models per page (default 100)"}, after],
+            "security": KEYED, "responses": {"200": _ok("ModelList"), **_errors(422)}}},
+        "/umap/streaming/models/{model_id}": {
+            "get": {"summary": "One kept model", "parameters": [_model_param()], "security": KEYED,
+                    "responses": {"200": _ok("ModelInfo"), **_errors(404, **unknown)}},
+            "delete": {"summary": "Remove a kept model and its files", "parameters": [_model_param()],
+                       "security": KEYED,
+                       "responses": {"200": _ok("ModelDeleted"),
+                                     **_errors(403, 404, 415, 507, **unknown)}}},
     }
 
 
@@ -213,7 +257,9 @@ def openapi_document() -> dict[str, Any]:
     after = {"name": "after", "in": "query", "description": "the next_after of the previous page",
              "schema": {"type": "string", "minLength": 1}}
     paths = {
-        "/umap/streaming/umap": _submit("UMAPRequest", UMAPParams, "Start a UMAP layout", UMAP_EXAMPLE),
+        "/umap/streaming/umap": _submit("UMAPRequest", UMAPParams, "Start a UMAP layout", UMAP_EXAMPLE,
+                                        UMAP_TEXT, codes=(404, 409), not_found="init_from: unknown model",
+                                        conflict="init_from: the model is still being fitted"),
         "/umap/streaming/cluster": _submit("ClusterRequest", ClusterParams, "Start a clustering", CLUSTER_EXAMPLE),
         "/umap/streaming/status/{job_id}": _job_op("get", "A job's status and progress", "JobStatus", 404, 422, query=[include_result]),
         "/umap/streaming/result/{job_id}": _with_npy(_job_op("get", "A completed job's result (JSON or .npy)", "ResultBody", 404, 409, 410, 422, query=[fmt])),
@@ -237,6 +283,7 @@ def openapi_document() -> dict[str, Any]:
                              "responses": {"200": {"description": "Prometheus text format",
                                                    "content": {"text/plain": {"schema": {"type": "string"}}}},
                                            **_errors()}}},
+        **_model_paths(limit, after),
         **_demo_paths(),
     }
     document: dict[str, Any] = normalise_text({
@@ -259,7 +306,7 @@ def openapi_document() -> dict[str, Any]:
 def _data_rules(components: dict[str, Any]) -> dict[str, Any]:
     """What the server checks of ``data`` that the decoding types leave to ingest (which
     names the row in its message): at least one row, every row non-empty."""
-    for name in ("UMAPRequest", "ClusterRequest"):
+    for name in ("UMAPRequest", "ClusterRequest", "TransformRequest"):
         data = components[name]["properties"]["data"]
         data["minItems"] = 1
         data["items"]["minItems"] = 1

@@ -6,16 +6,16 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..auth import Principal
 from ..errors import InvalidInput, JobStateConflict, PayloadTooLarge, ResultGone
+from ..jobs.kinds import kind_of
 from ..jobs.models import Job, Status
 from ..jobs.supervisor import MAX_PAGE, Supervisor
 from ..jobs.views import status_of
-from ..schemas import params_from_query, params_to_dict
+from ..schemas import UMAPParams, invalid_from_msgspec, params_from_query, params_to_dict
 from .auth import principal_of
 from .ingest import (
     CSV_TYPES,
@@ -90,12 +90,45 @@ async def _parse(request: Request, kind: str) -> Submission:
         if sub.input_file is None:  # converted to float32 rows in memory: the file is done with
             path.unlink(missing_ok=True)
         return sub
-    if media not in NPY_TYPES + CSV_TYPES and query:  # a JSON body names its own parameters
+    either = {k: query.pop(k) for k in EITHER_PLACE.get(kind, ()) if k in query}
+    if media in NPY_TYPES + CSV_TYPES:
+        query.update(either)
+        either = {}
+    elif query:  # a JSON body names its own parameters
         raise InvalidInput(f"with a JSON body the parameters go in the body, not the query string "
                            f"(found {', '.join(sorted(query))})", field=min(query))
+    if either:
+        params_from_query(kind, either)  # a bad value is refused before the body is read
     body = await read_body(request, limit)
     _count(request, "npy" if media in NPY_TYPES else media.split("/")[-1], len(body))
-    return await asyncio.to_thread(parse_submission, kind, media, body, query, settings)
+    sub = await asyncio.to_thread(parse_submission, kind, media, body, query, settings)
+    if either:
+        sub.params = _with_query(sub.params, either)
+    return sub
+
+
+# Parameters a JSON body may also take from the query string (POST /umap?init_from=...).
+EITHER_PLACE: dict[str, tuple[str, ...]] = {"umap": ("keep_model", "init_from")}
+
+
+def _with_query(params: Any, given: dict[str, str]) -> Any:
+    """``params`` of a JSON body with ``given`` query parameters; one set differently in
+    both places is a 422."""
+    import msgspec
+
+    from_query = params_from_query("umap", given)
+    default = UMAPParams()
+    changes: dict[str, Any] = {}
+    for name in given:
+        body_value, query_value = getattr(params, name), getattr(from_query, name)
+        if body_value != getattr(default, name) and body_value != query_value:
+            raise InvalidInput(f"{name} is given in both the body ({body_value!r}) and the query "
+                               f"string ({query_value!r}); give it once", field=name)
+        changes[name] = query_value
+    try:
+        return msgspec.structs.replace(params, **changes)
+    except msgspec.ValidationError as exc:
+        raise invalid_from_msgspec(exc) from None
 
 
 def _count(request: Request, body_format: str, size: int) -> None:
@@ -112,41 +145,72 @@ def _immediate_body(sub: Submission, result: dict[str, Any]) -> dict[str, Any]:
         "estimated_chunks": 1,
         "processing_time": round(float(result.get("seconds", 0.0)), 4),
         "warning": "; ".join(warnings) or None,
+        "model_id": result.get("model_id"),
+        **kind_of(sub.kind).body(result),
     }
-    if sub.kind == "umap":
-        body["embeddings"] = result["embedding"].tolist()
-    else:
-        centers = result.get("centers")
-        body.update(labels=result["labels"].tolist(), n_clusters=result["n_clusters"],
-                    noise_points=result["noise_points"],
-                    centers=None if centers is None else centers.tolist())
     return body
 
 
-async def submit(request: Request, kind: str) -> Response:
+async def submit(request: Request, kind: str, extra: dict[str, Any] | None = None) -> Response:
     sub = await _parse(request, kind)
     try:
-        return await submit_submission(request, sub)
+        return await submit_submission(request, sub, extra)
     finally:
         if sub.input_file is not None:  # not adopted by a job (immediate, refused, failed)
             sub.input_file.unlink(missing_ok=True)
 
 
-async def submit_submission(request: Request, sub: Submission) -> Response:
-    """Answer at once for small inputs; queue a job for the rest."""
+def _check_models(request: Request, sub: Submission, params: dict[str, Any]) -> None:
+    """What a model-using submission can be told before it is queued: the model exists
+    (404), is not still being fitted (409), and fits the rows (422)."""
+    settings = request.app.state.settings
+    if (params.get("keep_model") or params.get("init_from") or sub.kind == "transform") and settings.artifacts:
+        raise InvalidInput("kept models need the data folder shared with the workers; this server "
+                           f"moves files through STREAMING_UMAP_ARTIFACTS ({settings.artifacts})",
+                           field="keep_model" if sub.kind == "umap" else None)
+    rows, dims = sub.data.shape
+    if sub.kind == "transform":
+        meta = _sup(request).model_record(params["model_id"], principal_of(request)).meta
+        if dims != meta["dims"]:
+            raise InvalidInput(f"model {params['model_id']} was fitted on rows of {meta['dims']} "
+                               f"columns; these have {dims}", field="data")
+        return
+    model_id = params.get("init_from")
+    if not model_id:
+        return
+    meta = _sup(request).model_record(model_id, principal_of(request), field="init_from").meta
+    if dims != meta["dims"]:
+        raise InvalidInput(f"init_from: model {model_id} was fitted on rows of {meta['dims']} "
+                           f"columns; these have {dims}", field="data")
+    if rows < meta["rows"]:
+        raise InvalidInput(f"init_from: model {model_id} has {meta['rows']} training rows; the data "
+                           f"must start with them and has only {rows} rows", field="data")
+    if params.get("n_components") != meta["n_components"]:
+        raise InvalidInput(f"init_from: model {model_id}'s layout has {meta['n_components']} "
+                           f"components; this refit asks for {params.get('n_components')}",
+                           field="n_components")
+
+
+async def submit_submission(request: Request, sub: Submission,
+                            extra: dict[str, Any] | None = None) -> Response:
+    """Answer at once for small inputs; queue a job for the rest. ``extra``: parameters
+    from the path (a transform's model_id)."""
     sup, kind = _sup(request), sub.kind
-    params = params_to_dict(sub.params)
+    params = {**params_to_dict(sub.params), **(extra or {})}
+    _check_models(request, sub, params)
+    principal = principal_of(request)
     if sub.data.shape[0] < request.app.state.settings.immediate_threshold:
-        result = await sup.immediate(kind, params, sub.data)
+        result = await sup.immediate(kind, params, sub.data, principal)
         return JSON(_immediate_body(sub, result))
     job = await sup.submit(kind, params, sub.data, "; ".join(sub.warnings) or None,
-                           principal_of(request), input_file=sub.input_file)
+                           principal, input_file=sub.input_file)
     body: dict[str, Any] = {
         "job_id": job.id, "status": "started",
         "message": f"{kind} job queued ({job.total_points} x {job.dims})",
         "total_points": job.total_points, "estimated_chunks": job.total_chunks,
         "warning": job.warning, "status_url": f"/umap/streaming/status/{job.id}",
         "ws_url": f"/umap/streaming/ws/{job.id}",
+        "model_id": job.id if params.get("keep_model") else None,
     }
     return JSON(body, status_code=202, headers={"Location": body["status_url"]})
 
@@ -157,6 +221,32 @@ async def submit_umap(request: Request) -> Response:
 
 async def submit_cluster(request: Request) -> Response:
     return await submit(request, "cluster")
+
+
+async def submit_transform(request: Request) -> Response:
+    """Place new rows into a kept model's layout."""
+    model_id = request.path_params["model_id"]
+    _sup(request).model_record(model_id, principal_of(request))  # 404/409 before the body arrives
+    return await submit(request, "transform", {"model_id": model_id})
+
+
+async def models(request: Request) -> Response:
+    _, limit, after = _page_query(request)
+    sup = _sup(request)
+    page, total, cursor = sup.list_models(principal_of(request), limit=limit, after=after)
+    listed = [sup.model_info(r) for r in page]
+    return JSON({"models": listed, "count": len(listed), "total": total, "next_after": cursor})
+
+
+async def model(request: Request) -> Response:
+    sup = _sup(request)
+    return JSON(sup.model_info(sup.model_record(request.path_params["model_id"], principal_of(request))))
+
+
+async def delete_model(request: Request) -> Response:
+    model_id = request.path_params["model_id"]
+    await _sup(request).delete_model(model_id, principal_of(request))
+    return JSON({"model_id": model_id, "message": f"model {model_id} and its files were removed"})
 
 
 def _result_file(sup: Supervisor, job: Job) -> Path:
@@ -176,17 +266,7 @@ def _result_file(sup: Supervisor, job: Job) -> Path:
 
 def _load_result(sup: Supervisor, job: Job) -> dict[str, Any]:
     """The completed job's arrays as JSON-ready values (reads the .npy files)."""
-    array = np.load(_result_file(sup, job))
-    if job.kind == "umap":
-        return {"embeddings": array.tolist()}
-    summary = job.result or {}
-    centers = sup.store.centers_path(job.id)
-    return {
-        "labels": array.tolist(),
-        "n_clusters": summary.get("n_clusters"),
-        "noise_points": summary.get("noise_points"),
-        "centers": np.load(centers).tolist() if centers.exists() else None,
-    }
+    return kind_of(job.kind).load(_result_file(sup, job).parent, job.result or {})
 
 
 def _job(request: Request) -> Job:

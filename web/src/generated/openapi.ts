@@ -759,6 +759,188 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/umap/streaming/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's kept models, a page at a time (oldest first) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description the next_after of the previous page */
+                    after?: string;
+                    /** @description models per page (default 100) */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ModelList"];
+                    };
+                };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description invalid field or value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/umap/streaming/models/{model_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One kept model */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    model_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ModelInfo"];
+                    };
+                };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unknown model */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Remove a kept model and its files */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    model_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ModelDeleted"];
+                    };
+                };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unknown model */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the server's disk is full (nothing was kept) */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/umap/streaming/pause/{job_id}": {
         parameters: {
             query?: never;
@@ -1096,6 +1278,178 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/umap/streaming/transform/{model_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Place new rows into a kept model's layout
+         * @description Fewer rows than the immediate threshold are answered at once (200, job_id 'immediate'); larger inputs start a background job (202). A .npy (application/x-npy) or CSV body takes the parameters from the query string; a JSON body takes them in the body, and a query string next to it is refused (422). The rows must have the model's number of columns. The answer, or the completed job's result (kind transform), holds their positions in the model's layout.
+         */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description Default: null. */
+                    chunk_size?: number | null;
+                };
+                header?: never;
+                path: {
+                    model_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         [
+                     *           0.1,
+                     *           0.2
+                     *         ],
+                     *         [
+                     *           0.3,
+                     *           0.4
+                     *         ]
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TransformRequest"];
+                    "application/x-npy": string;
+                    "text/csv": unknown;
+                };
+            };
+            responses: {
+                /** @description computed immediately */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SubmitResponse"];
+                    };
+                };
+                /** @description job started */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SubmitResponse"];
+                    };
+                };
+                /** @description malformed body */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unknown model */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the model is still being fitted */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description body or rows x dims over the limit (the server's or the API key's) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description invalid field or value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description queue full, or the API key's jobs or stored bytes at its quota (see Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description no worker could answer in time */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the server's disk is full (nothing was kept) */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/umap/streaming/umap": {
         parameters: {
             query?: never;
@@ -1107,7 +1461,7 @@ export type paths = {
         put?: never;
         /**
          * Start a UMAP layout
-         * @description Fewer rows than the immediate threshold are answered at once (200, job_id 'immediate'); larger inputs start a background job (202). A .npy (application/x-npy) or CSV body takes the parameters from the query string; a JSON body takes them in the body, and a query string next to it is refused (422).
+         * @description Fewer rows than the immediate threshold are answered at once (200, job_id 'immediate'); larger inputs start a background job (202). A .npy (application/x-npy) or CSV body takes the parameters from the query string; a JSON body takes them in the body, and a query string next to it is refused (422), except keep_model and init_from, which may be given in either place. keep_model=true keeps the fitted layout as a model: the answer's model_id (of a job: once it has completed) is what /umap/streaming/transform/{model_id} places new rows into. init_from=MODEL_ID refits on data whose first rows are that model's training rows.
          */
         post: {
             parameters: {
@@ -1116,6 +1470,10 @@ export type paths = {
                     chunk_size?: number | null;
                     /** @description Default: null. */
                     fit_sample_rows?: number | null;
+                    /** @description Default: null. */
+                    init_from?: string | null;
+                    /** @description Default: false. */
+                    keep_model?: boolean;
                     /** @description Default: "euclidean". */
                     metric?: "chebyshev" | "correlation" | "cosine" | "euclidean" | "manhattan";
                     /** @description Default: 0.1. */
@@ -1201,6 +1559,24 @@ export type paths = {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description init_from: unknown model */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description init_from: the model is still being fitted */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 /** @description body or rows x dims over the limit (the server's or the API key's) */
                 413: {
                     headers: {
@@ -1279,6 +1655,8 @@ export type components = {
             eta_seconds: number | null;
             job_id: string;
             message: string;
+            /** @default null */
+            model_id?: string | null;
             ok: boolean;
             processed_points: number;
             processing_time: number;
@@ -1409,6 +1787,8 @@ export type components = {
             estimated_completion: number | null;
             eta_seconds: number | null;
             job_id: string;
+            /** @default null */
+            model_id?: string | null;
             processed_points: number;
             processing_time: number;
             progress_percentage: number;
@@ -1493,7 +1873,9 @@ export type components = {
             finished_at: number | null;
             job_id: string;
             /** @enum {unknown} */
-            kind: "cluster" | "umap";
+            kind: "cluster" | "transform" | "umap";
+            /** @default null */
+            model_id?: string | null;
             params: Record<string, unknown>;
             processed_points: number;
             processing_time: number;
@@ -1529,6 +1911,47 @@ export type components = {
             /** @enum {unknown} */
             type: "layout";
         };
+        /** ModelDeleted */
+        ModelDeleted: {
+            message: string;
+            model_id: string;
+        };
+        /**
+         * ModelInfo
+         * @description A kept model: a fitted layout stored as plain arrays (training rows, embedding) and
+         *     parameters, into which new rows can be placed on any backend.
+         */
+        ModelInfo: {
+            a: number;
+            b: number;
+            backend: string;
+            created_at: number;
+            dims: number;
+            expires_at: number;
+            job_id: string | null;
+            last_used_at: number;
+            metric: string;
+            model_id: string;
+            n_components: number;
+            n_neighbors: number;
+            params: Record<string, unknown>;
+            rows: number;
+            size_bytes: number;
+            versions: {
+                [key: string]: string;
+            };
+        };
+        /**
+         * ModelList
+         * @description One page of models, oldest first (like :class:`JobList`).
+         */
+        ModelList: {
+            count: number;
+            models: components["schemas"]["ModelInfo"][];
+            /** @default null */
+            next_after?: string | null;
+            total: number;
+        };
         /** ResultBody */
         ResultBody: {
             /** @default null */
@@ -1537,7 +1960,7 @@ export type components = {
             embeddings?: number[][] | null;
             job_id: string;
             /** @enum {unknown} */
-            kind: "cluster" | "umap";
+            kind: "cluster" | "transform" | "umap";
             /** @default null */
             labels?: number[] | null;
             /** @default null */
@@ -1557,6 +1980,8 @@ export type components = {
             labels?: number[] | null;
             message: string;
             /** @default null */
+            model_id?: string | null;
+            /** @default null */
             n_clusters?: number | null;
             /** @default null */
             noise_points?: number | null;
@@ -1573,6 +1998,24 @@ export type components = {
             ws_url?: string | null;
         };
         /**
+         * TransformParams
+         * @description Placing new rows into a model's layout (everything but the data; the model is the
+         *     path's ``model_id``).
+         */
+        TransformParams: {
+            /** @default null */
+            chunk_size?: number | null;
+        };
+        /**
+         * TransformRequest
+         * @description JSON body of ``POST /umap/streaming/transform/{model_id}``.
+         */
+        TransformRequest: {
+            /** @default null */
+            chunk_size?: number | null;
+            data: number[][];
+        };
+        /**
          * UMAPParams
          * @description UMAP parameters (everything but the data).
          */
@@ -1581,6 +2024,16 @@ export type components = {
             chunk_size?: number | null;
             /** @default null */
             fit_sample_rows?: number | null;
+            /**
+             * @description refit starting from this model: the data's first rows must be the model's training rows in the same order; they start at their old positions, the new rows where the model places them, so old points move little
+             * @default null
+             */
+            init_from?: string | null;
+            /**
+             * @description keep the fitted layout as a model (its id is the answer's model_id), into which POST /umap/streaming/transform/{model_id} places new rows
+             * @default false
+             */
+            keep_model?: boolean;
             /**
              * @default euclidean
              * @enum {unknown}
@@ -1607,6 +2060,16 @@ export type components = {
             data: number[][];
             /** @default null */
             fit_sample_rows?: number | null;
+            /**
+             * @description refit starting from this model: the data's first rows must be the model's training rows in the same order; they start at their old positions, the new rows where the model places them, so old points move little
+             * @default null
+             */
+            init_from?: string | null;
+            /**
+             * @description keep the fitted layout as a model (its id is the answer's model_id), into which POST /umap/streaming/transform/{model_id} places new rows
+             * @default false
+             */
+            keep_model?: boolean;
             /**
              * @default euclidean
              * @enum {unknown}
