@@ -135,7 +135,8 @@ PARAMS_TYPE: dict[str, type[Params]] = {
     "cluster": ClusterParams,
     "transform": TransformParams,
 }
-REQUEST_TYPE: dict[str, type[UMAPRequest | ClusterRequest | TransformRequest]] = {
+Request = UMAPRequest | ClusterRequest | TransformRequest
+REQUEST_TYPE: dict[str, type[Request]] = {
     "umap": UMAPRequest,
     "cluster": ClusterRequest,
     "transform": TransformRequest,
@@ -437,7 +438,7 @@ def check_unique_keys(body: bytes | bytearray) -> None:
         start = body.find(b'"', end + 1)
 
 
-def decode_request(kind: str, body: bytes | bytearray) -> UMAPRequest | ClusterRequest:
+def decode_request(kind: str, body: bytes | bytearray) -> Request:
     """Decode and type-check a JSON request body (call it off the event loop)."""
     check_unique_keys(body)
     try:
@@ -448,7 +449,7 @@ def decode_request(kind: str, body: bytes | bytearray) -> UMAPRequest | ClusterR
         raise MalformedBody(f"body is not valid JSON: {exc}") from None
 
 
-def params_from_query(kind: str, query: dict[str, str]) -> UMAPParams | ClusterParams:
+def params_from_query(kind: str, query: dict[str, str]) -> Params:
     """Parameters given in a query string (for binary uploads)."""
     cleaned = {k: v for k, v in query.items() if v not in ("", "null", "None")}
     try:
@@ -464,7 +465,7 @@ RAW_REQUEST_TYPE: dict[str, type[UMAPRawRequest | ClusterRawRequest | TransformR
 }
 
 
-def decode_raw_request(kind: str, body: bytes | bytearray) -> tuple[UMAPParams | ClusterParams, msgspec.Raw] | None:
+def decode_raw_request(kind: str, body: bytes | bytearray) -> tuple[Params, msgspec.Raw] | None:
     """The parameters and the ``data`` field's JSON text (msgspec checks that it is valid
     JSON), or None for any problem: the caller then decodes the body fully, which names
     the problem precisely."""
@@ -479,16 +480,16 @@ def decode_raw_request(kind: str, body: bytes | bytearray) -> tuple[UMAPParams |
     return PARAMS_TYPE[kind](**fields), raw
 
 
-def params_of(request: UMAPRequest | ClusterRequest) -> UMAPParams | ClusterParams:
+def params_of(request: Request) -> Params:
     fields = msgspec.structs.asdict(request)
     fields.pop("data")
     kind = next(k for k, t in REQUEST_TYPE.items() if isinstance(request, t))
     return PARAMS_TYPE[kind](**fields)
 
 
-def params_to_dict(params: UMAPParams | ClusterParams) -> dict[str, Any]:
+def params_to_dict(params: Params) -> dict[str, Any]:
     return msgspec.structs.asdict(params)
 
 
-def params_from_dict(kind: str, values: dict[str, Any]) -> UMAPParams | ClusterParams:
+def params_from_dict(kind: str, values: dict[str, Any]) -> Params:
     return msgspec.convert(values, PARAMS_TYPE[kind])

@@ -91,12 +91,31 @@ class CPUBackend:
                 say(f"NN-descent ({metric}, inputs {where} 16,384 rows)")
                 self.umap(data, UMAPParams(n_neighbors=15, metric=metric, n_epochs=1),
                           NullCheckpoint(), approx)
+        say("placing rows into a kept model")
+        self._warm_placement()
         say("k-means")
         self.cluster(small, ClusterParams(algorithm="kmeans", n_clusters=4), NullCheckpoint(), exact)
         say("timing a small layout for the ETA model")
         data = _sample(3000, 64, 1)
         params = UMAPParams(n_neighbors=15, metric="euclidean", n_epochs=100, random_state=0)
         return timed_stages(lambda cp: self.umap(data, params, cp, exact), data, params, exact)
+
+    @staticmethod
+    def _warm_placement() -> None:
+        """A transform's own compiled code (measured: ~7 s on 2 cores in a fresh process,
+        the first placement's layout and membership code, not on disk): a model above
+        the brute-force size, so its NN-descent index and search are built too, placed
+        into with and without a seed (one-thread and parallel layouts)."""
+        from ..pipeline.transform_cpu import LayoutModel, NeighbourIndex, curve_parameters, place_block
+
+        train = _sample(5000, 8, 4)
+        train.setflags(write=False)  # a kept model's rows are a read-only memory map
+        a, b = curve_parameters(0.1)
+        layout = _sample(5000, 2, 5)
+        index = NeighbourIndex(train, "euclidean", 15)
+        for seed in (0, None):
+            model = LayoutModel(train, layout, a, b, "euclidean", 15, 30, seed)
+            place_block(model, index, np.asarray(train[:200]), epochs=5)
 
     def job_path(self, params: UMAPParams, rows: int, options: RunOptions) -> str:
         """The compiled code a UMAP job of this size takes, in words."""

@@ -42,7 +42,7 @@ from ..errors import (
 )
 from ..schemas import (
     ClusterParams,
-    UMAPParams,
+    Params,
     check_unique_keys,
     decode_raw_request,
     decode_request,
@@ -62,7 +62,7 @@ SPOOL_WRITE_BYTES = 8 << 20  # written in pieces of this size, off the event loo
 @dataclass
 class Submission:
     kind: str
-    params: UMAPParams | ClusterParams
+    params: Params
     data: np.ndarray  # float32, C-contiguous, rows x dims, finite
     warnings: list[str]
     input_file: Path | None = None  # a spooled .npy of exactly ``data``, for the job to adopt
