@@ -1,4 +1,5 @@
-"""Command line: ``streaming-umap serve | run | jobs | status | cancel | pause | resume | keys | bench``.
+"""Command line: ``streaming-umap serve | run | transform | jobs | status | cancel | pause |
+resume | models | keys | bench``.
 
 ``run INPUT.npy|INPUT.csv --out OUT.npy`` computes a UMAP layout with a live progress
 bar (stage, ETA) and writes it (float32, rows x n_components) to exactly ``OUT.npy``.
@@ -9,11 +10,16 @@ own process (free port, temporary data folder, one worker), waits until it is wa
 runs, and stops it. The other client commands use ``--server``, else
 ``$STREAMING_UMAP_URL``, else ``http://127.0.0.1:8003``.
 
+``run --keep-model`` (with a server) keeps the fitted layout on the server as a model and
+writes its id to ``OUT.model_id``; ``transform MODEL NEW.npy --out PLACED.npy`` places new
+rows into it; ``models`` lists the kept models (``models show MODEL``, ``models rm MODEL``);
+``run --init-from MODEL`` refits data whose first rows are the model's training rows.
+
 The client commands send ``--api-key``, else ``$STREAMING_UMAP_API_KEY``, where the
 server requires keys; ``keys create NAME [--admin]`` makes one (printed once).
 
-Standard output carries results only (the written paths, the job table, status JSON,
-control replies as JSON); messages and progress go to standard error.
+Standard output carries results only (the written paths, the job and model tables,
+status and model JSON, control replies as JSON); messages and progress go to standard error.
 
 Exit codes (scripts may rely on them):
 
@@ -21,7 +27,7 @@ Exit codes (scripts may rely on them):
     1    the job failed or was cancelled (by someone else)
     2    usage error or bad input (unreadable file, refused by the server: 400/413/415/422)
     3    the server cannot be reached
-    4    no such job, or the job is in the wrong state (404, 409, 410)
+    4    no such job or model, or the job is in the wrong state (404, 409, 410)
     5    the server is busy or broken (429 queue full, 503, 500)
     6    not authorised: no API key, or not a valid one (401), or a cross-site refusal (403)
     130  interrupted by Ctrl-C or SIGTERM; ``run`` cancels its job on the server first
@@ -105,6 +111,21 @@ def _run(args: argparse.Namespace) -> int:
     return command(args)
 
 
+def _transform(args: argparse.Namespace) -> int:
+    """Ctrl-C and SIGTERM cancel the transform job, as for ``run``."""
+    from ._cli.models import transform_command
+
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    return transform_command(args, _server(args))
+
+
+def _models(args: argparse.Namespace) -> int:
+    from ._cli.models import models_command
+
+    return models_command(args, _server(args))
+
+
 def _jobs(args: argparse.Namespace) -> int:
     from ._client.progress import format_eta
     from .client import Client
@@ -165,15 +186,16 @@ def _bench(argv: Sequence[str]) -> int:
     return int(bench.main(list(argv)))
 
 
-def _key_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--api-key", metavar="KEY", default=None,
+def _key_option(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    parser.add_argument("--api-key", metavar="KEY", default=default,
                         help="API key, where the server requires one (default: $STREAMING_UMAP_API_KEY)")
 
 
-def _server_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--server", metavar="URL", default=None,
+def _server_option(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    """``default=argparse.SUPPRESS`` on a sub-action keeps the value given before it."""
+    parser.add_argument("--server", metavar="URL", default=default,
                         help=f"service URL (default: ${ENV_URL}, else {DEFAULT_URL})")
-    _key_option(parser)
+    _key_option(parser, default)
 
 
 def _run_parser(sub: Any) -> None:
@@ -193,6 +215,12 @@ def _run_parser(sub: Any) -> None:
     run.add_argument("--n-components", type=int, default=None)
     run.add_argument("--n-epochs", type=int, default=None)
     run.add_argument("--seed", type=int, default=None, help="fixed seed: reproducible result")
+    run.add_argument("--keep-model", action="store_true",
+                     help="keep the fitted layout on the server as a model (needs a server); its "
+                          "id goes to OUT.model_id, for transform")
+    run.add_argument("--init-from", metavar="MODEL", default=None,
+                     help="refit starting from this model (an id, or a file holding one); the "
+                          "input's first rows must be its training rows (needs a server)")
     group = run.add_argument_group("clustering (with --cluster)")
     group.add_argument("--min-cluster-size", type=int, default=None, help="hdbscan")
     group.add_argument("--min-samples", type=int, default=None, help="hdbscan, dbscan")
@@ -233,7 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
         _server_option(control)
         control.set_defaults(func=_control)
     from ._cli.keys import add_parser as add_keys_parser
+    from ._cli.models import add_parsers as add_model_parsers
 
+    models, transform = add_model_parsers(sub, _server_option)
+    models.set_defaults(func=_models)
+    transform.set_defaults(func=_transform)
     add_keys_parser(sub)
     sub.add_parser("bench", help="run the benchmark suite (arguments go to it; try bench --help)",
                    add_help=False)

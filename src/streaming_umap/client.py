@@ -12,10 +12,17 @@ immediate threshold are answered in the submit response; the client hides the
 difference (``handle.job_id == "immediate"``).
 
 :class:`Client` (sync) and :class:`AsyncClient` (asyncio) offer the same methods:
-``umap``, ``cluster`` (submit, wait with a progress bar, fetch), ``submit_umap`` and
-``submit_cluster`` (return a :class:`JobHandle`), ``job(id)``, ``jobs()``, ``health()``.
-A :class:`JobHandle` has ``frames()``, ``wait()``, ``result()``, ``status()``,
-``cancel()``, ``pause()`` and ``resume()``.
+``umap``, ``cluster``, ``transform`` (submit, wait with a progress bar, fetch),
+``submit_umap``, ``submit_cluster`` and ``submit_transform`` (return a :class:`JobHandle`),
+``job(id)``, ``jobs()``, ``health()``, and for kept models ``models()``, ``model(id)``,
+``delete_model(id)``. A :class:`JobHandle` has ``frames()``, ``wait()``, ``result()``,
+``status()``, ``cancel()``, ``pause()``, ``resume()`` and ``model_id``.
+
+Kept models: ``umap(X, keep_model=True)`` returns a :class:`UMAPResult` (``embedding``,
+``model_id``); ``transform(model_id, X_new)`` places new rows into that layout::
+
+    >>> fitted = client.umap(X, keep_model=True)
+    >>> placed = client.transform(fitted.model_id, X_new)    # float32, rows x n_components
 
 Only numpy, httpx, websockets and tqdm are needed (``pip install streaming-umap[client]``);
 nothing of the server side is imported.
@@ -23,15 +30,17 @@ nothing of the server side is imported.
 Exceptions::
 
     StreamingUMAPClientError
-    ├── InvalidInput (ValueError)       refused before sending (ragged rows, non-numbers)
+    ├── InvalidInput (ValueError)       refused before sending (ragged rows, non-numbers,
+    │                                   a model id that is not 32 hex digits)
     ├── ConnectionError (builtins.ConnectionError)   service unreachable / connection broke
     ├── WaitTimeout (builtins.TimeoutError)          wait(timeout=...) ran out; job still runs
     ├── ServerError(status, detail, field, row)      any error answer from the service
     │   ├── InvalidRequest                400, 415, 422: bad parameter or data (field, row)
     │   ├── PayloadTooLarge               413
     │   ├── Unauthorized                  401: no or a wrong API key; 403: cross-site
-    │   ├── NotFound                      404: unknown job
-    │   ├── Conflict                      409: wrong state (e.g. cancel a finished job)
+    │   ├── NotFound                      404: unknown job or model
+    │   ├── Conflict                      409: wrong state (e.g. cancel a finished job,
+    │   │                                      transform into a model still being fitted)
     │   ├── Gone                          410: result expired
     │   ├── QueueFull                     429 (retry_after, seconds)
     │   └── Unavailable                   503, 507
@@ -68,7 +77,11 @@ from ._client.models import (
     ControlReply,
     Frame,
     JobStatus,
+    LayoutOptions,
+    ModelDeleted,
+    ModelInfo,
     UMAPOptions,
+    UMAPResult,
 )
 from ._client.sync import DEFAULT_URL, ENV_API_KEY, Client, JobHandle
 
@@ -93,12 +106,16 @@ __all__ = [
     "JobFailed",
     "JobHandle",
     "JobStatus",
+    "LayoutOptions",
+    "ModelDeleted",
+    "ModelInfo",
     "NotFound",
     "PayloadTooLarge",
     "QueueFull",
     "ServerError",
     "StreamingUMAPClientError",
     "UMAPOptions",
+    "UMAPResult",
     "Unauthorized",
     "Unavailable",
     "WaitTimeout",

@@ -15,9 +15,10 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Self
 
 import numpy as np
 
@@ -75,7 +76,7 @@ class BarCheckpoint:
         self._stop = threading.Event()
         self._drawer: threading.Thread | None = None
 
-    def __enter__(self) -> BarCheckpoint:
+    def __enter__(self) -> Self:
         if not self.quiet:
             self._drawer = threading.Thread(target=self._draw, daemon=True)
             self._drawer.start()
@@ -158,8 +159,8 @@ def _compute(backend: Any, kind: str, data: np.ndarray, params: Any, label: str,
 
 def run_here(data: np.ndarray, args: argparse.Namespace, umap_options: dict[str, Any],
              cluster_options: dict[str, Any]) -> int:
-    from ..backends.cpu import CPUBackend
     from ..backends.base import RunOptions
+    from ..backends.cpu import CPUBackend
     os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache()))
     quiet, out = args.quiet, Path(args.out)
     rows = _checked(data)

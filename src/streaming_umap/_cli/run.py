@@ -75,10 +75,20 @@ def load_input(path: Path) -> np.ndarray:
     return np.asarray(data)
 
 
-def labels_path(out: Path) -> Path:
-    """``emb.npy`` -> ``emb.labels.npy`` (the labels sit next to the layout)."""
+def beside(out: Path, suffix: str) -> Path:
+    """``emb.npy`` -> ``emb{suffix}``: what else a run writes sits next to the layout."""
     stem = out.name[:-4] if out.name.lower().endswith(".npy") else out.name
-    return out.with_name(stem + ".labels.npy")
+    return out.with_name(stem + suffix)
+
+
+def labels_path(out: Path) -> Path:
+    """``emb.npy`` -> ``emb.labels.npy``."""
+    return beside(out, ".labels.npy")
+
+
+def model_path(out: Path) -> Path:
+    """``emb.npy`` -> ``emb.model_id``: the id of the model ``--keep-model`` kept."""
+    return beside(out, ".model_id")
 
 
 def save(path: Path, array: np.ndarray) -> None:
@@ -116,6 +126,28 @@ def _umap_options(args: argparse.Namespace) -> dict[str, Any]:
             "n_epochs": args.n_epochs}
 
 
+def _model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--keep-model`` and ``--init-from``, as the server takes them (unset: left out)."""
+    from .models import model_arg
+
+    return {"keep_model": True if args.keep_model else None,
+            "init_from": None if args.init_from is None else model_arg(args.init_from)}
+
+
+def _keep(job: Any, out: Path) -> Path:
+    """Write the id of the model the job kept next to the layout."""
+    from ..client import StreamingUMAPClientError
+
+    model = job.model_id
+    if model is None:
+        raise StreamingUMAPClientError(f"job {job.job_id} completed but the server names no "
+                                       "model_id for it (keep_model=true was sent)")
+    model_path(out).write_text(model + "\n", encoding="utf-8")
+    note(f"kept model {model} (its id is in {model_path(out)}); place new rows into it with "
+         f"`streaming-umap transform {model_path(out)} NEW.npy --out PLACED.npy`")
+    return model_path(out)
+
+
 def _cluster_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"algorithm": args.cluster, "n_clusters": args.n_clusters, "eps": args.eps,
             "min_samples": args.min_samples, "min_cluster_size": args.min_cluster_size,
@@ -138,11 +170,13 @@ def run_on(url: str, data: np.ndarray, args: argparse.Namespace) -> int:
     out = Path(args.out)
     progress = not args.quiet
     with Client(url, api_key=getattr(args, "api_key", None)) as client:
-        job = client.submit_umap(data, **_umap_options(args))
+        job = client.submit_umap(data, **_umap_options(args), **_model_options(args))
         _describe(job, "umap", data, url)
         embedding = follow(job, progress)
         save(out, embedding)
         written = [out]
+        if args.keep_model:
+            written.append(_keep(job, out))
         if args.cluster:
             job = client.submit_cluster(embedding, **_cluster_options(args))
             _describe(job, f"{args.cluster} clustering of the layout", embedding, url)
@@ -160,8 +194,11 @@ def command(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not out.parent.is_dir():
         raise UsageError(f"the output folder {str(out.parent)!r} does not exist")
-    data = load_input(Path(args.input))
     server = args.server or os.environ.get(ENV_URL)
+    if not server and (args.keep_model or args.init_from):
+        raise UsageError("--keep-model and --init-from need a server (--server URL or "
+                         f"${ENV_URL}): models are kept by the service")
+    data = load_input(Path(args.input))
     if server:
         return run_on(check_url(server), data, args)
     from .here import run_here

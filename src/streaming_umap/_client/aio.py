@@ -9,30 +9,46 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Any, Self, Unpack
+from typing import Any, Literal, Self, Unpack, overload
 
 import httpx
 import numpy as np
 
-from .errors import ConnectionError, StreamingUMAPClientError, check
-from .models import ClusterOptions, ClusterResult, ControlReply, Frame, JobStatus, UMAPOptions
+from .errors import ConnectionError, StreamingUMAPClientError, check, naming_model
+from .models import (
+    ClusterOptions,
+    ClusterResult,
+    ControlReply,
+    Frame,
+    JobStatus,
+    LayoutOptions,
+    ModelDeleted,
+    ModelInfo,
+    UMAPOptions,
+    UMAPResult,
+)
 from .progress import ProgressBar
 from .sync import (
     POLL_RETRIES,
     ClientSettings,
     SocketLost,
     jobs_query,
+    keep,
+    model_path,
+    page_query,
     raise_for_end,
     remaining,
     socket_refusal,
 )
 from .wire import (
     API,
+    EMBEDDING_KINDS,
     Follower,
     HandleState,
     ResultValue,
     cluster_from_json,
     cluster_result,
+    kept,
     load_npy,
     submitted,
     upload,
@@ -78,22 +94,70 @@ class AsyncClient(ClientSettings):
     def job(self, job_id: str) -> AsyncJobHandle:
         return AsyncJobHandle(self, job_id)
 
-    async def _submit(self, kind: str, data: Any, options: dict[str, Any]) -> AsyncJobHandle:
-        up = upload(kind, data, options)
-        response = await self.request("POST", up.path, params=up.params, headers=up.headers,
-                                      content=_stream(up.chunks))
+    async def models(self) -> list[ModelInfo]:
+        out: list[ModelInfo] = []
+        after: str | None = None
+        while True:
+            body = (await self.request("GET", f"{API}/models", params=page_query(after))).json()
+            out += [ModelInfo.from_dict(model) for model in body["models"]]
+            after = body.get("next_after")
+            if not after:
+                return out
+
+    async def model(self, model_id: str) -> ModelInfo:
+        with naming_model(model_id):
+            return ModelInfo.from_dict((await self.request("GET", model_path(model_id))).json())
+
+    async def delete_model(self, model_id: str) -> ModelDeleted:
+        with naming_model(model_id):
+            body = (await self.request("DELETE", model_path(model_id))).json()
+        return ModelDeleted(str(body["model_id"]), str(body.get("message", "")))
+
+    async def _submit(self, kind: str, data: Any, options: dict[str, Any],
+                      model: str | None = None) -> AsyncJobHandle:
+        up = upload(kind, data, options, model)
+        with naming_model(model or options.get("init_from")):
+            response = await self.request("POST", up.path, params=up.params, headers=up.headers,
+                                          content=_stream(up.chunks))
         body = response.json()
         return AsyncJobHandle(self, str(body["job_id"]), submitted(kind, up.params, body))
 
     async def submit_umap(self, data: Any, **options: Unpack[UMAPOptions]) -> AsyncJobHandle:
         return await self._submit("umap", data, dict(options))
 
+    async def submit_transform(self, model_id: str, data: Any,
+                               chunk_size: int | None = None) -> AsyncJobHandle:
+        return await self._submit("transform", data, {"chunk_size": chunk_size}, model_id)
+
     async def submit_cluster(self, data: Any, **options: Unpack[ClusterOptions]) -> AsyncJobHandle:
         return await self._submit("cluster", data, dict(options))
 
-    async def umap(self, data: Any, *, progress: bool = True, timeout: float | None = None,
-                   **options: Unpack[UMAPOptions]) -> np.ndarray:
-        async with await self.submit_umap(data, **options) as job:
+    @overload
+    async def umap(self, data: Any, *, keep_model: Literal[False] = False, progress: bool = True,
+                   timeout: float | None = None,
+                   **options: Unpack[LayoutOptions]) -> np.ndarray: ...
+
+    @overload
+    async def umap(self, data: Any, *, keep_model: Literal[True], progress: bool = True,
+                   timeout: float | None = None,
+                   **options: Unpack[LayoutOptions]) -> UMAPResult: ...
+
+    @overload
+    async def umap(self, data: Any, *, keep_model: bool, progress: bool = True,
+                   timeout: float | None = None,
+                   **options: Unpack[LayoutOptions]) -> np.ndarray | UMAPResult: ...
+
+    async def umap(self, data: Any, *, keep_model: bool = False, progress: bool = True,
+                   timeout: float | None = None,
+                   **options: Unpack[LayoutOptions]) -> np.ndarray | UMAPResult:
+        async with await self.submit_umap(data, **keep(keep_model), **options) as job:
+            out = await job.result(progress=progress, timeout=timeout)
+        assert isinstance(out, np.ndarray)
+        return kept(job, out) if keep_model else out
+
+    async def transform(self, model_id: str, data: Any, *, progress: bool = True,
+                        timeout: float | None = None, chunk_size: int | None = None) -> np.ndarray:
+        async with await self.submit_transform(model_id, data, chunk_size) as job:
             out = await job.result(progress=progress, timeout=timeout)
         assert isinstance(out, np.ndarray)
         return out
@@ -226,7 +290,7 @@ class AsyncJobHandle(HandleState[AsyncClient]):
         if self.submitted is not None and self.submitted.immediate is not None:
             return self.submitted.immediate
         final = await self.wait(progress, timeout)
-        if (self.kind or (await self.status()).kind) == "umap":
+        if (self.kind or (await self.status()).kind) in EMBEDDING_KINDS:
             return await self._npy()
         params = (await self.status()).params or {}
         if params.get("algorithm") == "kmeans":

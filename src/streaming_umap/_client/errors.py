@@ -6,6 +6,8 @@ The tree is drawn in :mod:`streaming_umap.client`'s docstring.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -72,11 +74,12 @@ class Unauthorized(ServerError):
 
 
 class NotFound(ServerError):
-    """404: no such job (or route)."""
+    """404: no such job or model (or route)."""
 
 
 class Conflict(ServerError):
-    """409: the job is not in a state that allows this (e.g. cancelling a finished job)."""
+    """409: the job is not in a state that allows this (e.g. cancelling a finished job),
+    or the model is still being fitted."""
 
 
 class Gone(ServerError):
@@ -157,3 +160,15 @@ def check(response: httpx.Response) -> httpx.Response:
     if response.status_code >= 400:
         raise error_from_response(response)
     return response
+
+
+@contextmanager
+def naming_model(model_id: str | None) -> Iterator[None]:
+    """A 404 met in the block is about ``model_id`` (if one is given): its message says so."""
+    try:
+        yield
+    except NotFound as exc:
+        if model_id is None or model_id in exc.detail:
+            raise
+        raise NotFound(exc.status, f"no model with id {model_id!r} ({exc.detail})", field=exc.field,
+                       row=exc.row, method=exc.method, url=exc.url) from exc

@@ -1,4 +1,4 @@
-"""What the client hands back: job status, progress frames, clustering results."""
+"""What the client hands back: job status, progress frames, clustering results, kept models."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ class JobStatus:
     """A job's state as the server reports it (``GET /umap/streaming/status/{id}``).
 
     ``progress_percentage`` runs 0..100; ``eta_seconds`` is the server's estimate of the
-    seconds left (``None`` when unknown, frozen while paused). ``raw`` keeps every
+    seconds left (``None`` when unknown, frozen while paused). ``model_id`` is the model
+    a ``keep_model`` job kept (``None`` until it has completed). ``raw`` keeps every
     field of the answer, including those not named here.
     """
 
@@ -38,6 +39,7 @@ class JobStatus:
     warning: str | None = None
     params: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
+    model_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -71,7 +73,7 @@ class Frame(JobStatus):
         return cls(**known, raw=status.raw)
 
 
-def _known(cls: type[JobStatus], body: dict[str, Any]) -> dict[str, Any]:
+def _known(cls: type[Any], body: dict[str, Any]) -> dict[str, Any]:
     names = cls.__dataclass_fields__.keys() - {"raw", "source"}
     return {k: v for k, v in body.items() if k in names}
 
@@ -87,6 +89,55 @@ class ClusterResult:
 
 
 @dataclass(frozen=True)
+class UMAPResult:
+    """What ``umap(..., keep_model=True)`` returns: the layout (float32, rows x
+    ``n_components``) and the id of the model kept from it, for ``transform``."""
+
+    embedding: np.ndarray
+    model_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelInfo:
+    """A kept model (``GET /umap/streaming/models/{id}``): the fitted layout of ``rows`` x
+    ``dims`` training rows, into which ``transform`` places new rows of ``dims`` columns.
+
+    ``job_id`` is the job that fitted it (``None``: an immediate answer). Times are Unix
+    seconds; unused until ``expires_at``, the server removes it. ``raw`` keeps every field.
+    """
+
+    model_id: str
+    job_id: str | None = None
+    rows: int = 0
+    dims: int = 0
+    n_components: int = 0
+    metric: str = ""
+    n_neighbors: int = 0
+    a: float | None = None
+    b: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    backend: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    size_bytes: int = 0
+    created_at: float | None = None
+    last_used_at: float | None = None
+    expires_at: float | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> ModelInfo:
+        return cls(**_known(cls, body), raw=body)
+
+
+@dataclass(frozen=True)
+class ModelDeleted:
+    """The server's answer to deleting a model."""
+
+    model_id: str
+    message: str
+
+
+@dataclass(frozen=True)
 class ControlReply:
     """The server's answer to cancel, pause or resume."""
 
@@ -95,8 +146,12 @@ class ControlReply:
     message: str
 
 
-class UMAPOptions(TypedDict, total=False):
-    """UMAP parameters; any left out take the server's default (docs/API.md)."""
+class LayoutOptions(TypedDict, total=False):
+    """UMAP parameters; any left out take the server's default (docs/API.md).
+
+    ``init_from`` (a model id) refits starting from that model: the data's first rows
+    must be the model's training rows, in the same order.
+    """
 
     n_components: int
     n_neighbors: int
@@ -105,6 +160,14 @@ class UMAPOptions(TypedDict, total=False):
     random_state: int | None
     n_epochs: int | None
     chunk_size: int | None
+    init_from: str | None
+
+
+class UMAPOptions(LayoutOptions, total=False):
+    """:class:`LayoutOptions` and ``keep_model``: keep the fitted layout as a model on the
+    server (its id is ``JobHandle.model_id``), into which ``transform`` places new rows."""
+
+    keep_model: bool
 
 
 class ClusterOptions(TypedDict, total=False):

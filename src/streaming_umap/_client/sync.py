@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Any, Literal, Self, Unpack
+from typing import Any, Literal, Self, Unpack, overload
 
 import httpx
 import numpy as np
@@ -22,17 +22,32 @@ from .errors import (
     Unauthorized,
     WaitTimeout,
     check,
+    naming_model,
 )
-from .models import ClusterOptions, ClusterResult, ControlReply, Frame, JobStatus, UMAPOptions
+from .models import (
+    ClusterOptions,
+    ClusterResult,
+    ControlReply,
+    Frame,
+    JobStatus,
+    LayoutOptions,
+    ModelDeleted,
+    ModelInfo,
+    UMAPOptions,
+    UMAPResult,
+)
 from .progress import ProgressBar
 from .wire import (
     API,
+    EMBEDDING_KINDS,
     Follower,
     HandleState,
     ResultValue,
     cluster_from_json,
     cluster_result,
+    kept,
     load_npy,
+    model_id,
     submitted,
     upload,
     ws_base,
@@ -61,13 +76,21 @@ def remaining(deadline: float | None, job_id: str) -> float | None:
     return left
 
 
-def jobs_query(include_all: bool, after: str | None) -> dict[str, str]:
-    query = {"limit": "1000"}
-    if include_all:
-        query["include"] = "all"
+def page_query(after: str | None, **extra: str) -> dict[str, str]:
+    """One page of a listing: as many as the server sends at once (1000), after ``after``."""
+    query = {"limit": "1000", **extra}
     if after:
         query["after"] = after
     return query
+
+
+def jobs_query(include_all: bool, after: str | None) -> dict[str, str]:
+    return page_query(after, include="all") if include_all else page_query(after)
+
+
+def keep(keep_model: bool) -> dict[str, bool]:
+    """``keep_model`` for the query, sent only when asked for (an older server refuses it)."""
+    return {"keep_model": True} if keep_model else {}
 
 
 def socket_refusal(code: int | None, error: str | None, job_id: str, url: str) -> Exception | None:
@@ -77,6 +100,10 @@ def socket_refusal(code: int | None, error: str | None, job_id: str, url: str) -
     if code == CLOSE_UNAUTHORIZED:
         return Unauthorized(401, error or "the server requires an API key", method="GET", url=url)
     return None
+
+
+def model_path(model: str) -> str:
+    return f"{API}/models/{model_id(model)}"
 
 
 def raise_for_end(frame: Frame) -> Frame:
@@ -156,26 +183,84 @@ class Client(ClientSettings):
         """A handle on an existing job (nothing is checked until it is used)."""
         return JobHandle(self, job_id)
 
+    # ---------------------------------------------------------------- models
+
+    def models(self) -> list[ModelInfo]:
+        """The kept models (those of this API key, where the server requires keys), oldest first."""
+        out: list[ModelInfo] = []
+        after: str | None = None
+        while True:
+            body = self.request("GET", f"{API}/models", params=page_query(after)).json()
+            out += [ModelInfo.from_dict(model) for model in body["models"]]
+            after = body.get("next_after")
+            if not after:
+                return out
+
+    def model(self, model_id: str) -> ModelInfo:
+        """One kept model; :class:`NotFound` if there is none with this id."""
+        with naming_model(model_id):
+            return ModelInfo.from_dict(self.request("GET", model_path(model_id)).json())
+
+    def delete_model(self, model_id: str) -> ModelDeleted:
+        """Remove a kept model and its files; :class:`NotFound` if there is none (any more)."""
+        with naming_model(model_id):
+            body = self.request("DELETE", model_path(model_id)).json()
+        return ModelDeleted(str(body["model_id"]), str(body.get("message", "")))
+
     # ---------------------------------------------------------------- work
 
-    def _submit(self, kind: str, data: Any, options: dict[str, Any]) -> JobHandle:
-        up = upload(kind, data, options)
-        body = self.request("POST", up.path, params=up.params, headers=up.headers,
-                            content=up.chunks).json()
+    def _submit(self, kind: str, data: Any, options: dict[str, Any],
+                model: str | None = None) -> JobHandle:
+        up = upload(kind, data, options, model)
+        with naming_model(model or options.get("init_from")):
+            body = self.request("POST", up.path, params=up.params, headers=up.headers,
+                                content=up.chunks).json()
         return JobHandle(self, str(body["job_id"]), submitted(kind, up.params, body))
 
     def submit_umap(self, data: Any, **options: Unpack[UMAPOptions]) -> JobHandle:
-        """Upload ``data`` (rows x columns) as ``.npy`` and start a UMAP job."""
+        """Upload ``data`` (rows x columns) as ``.npy`` and start a UMAP job.
+
+        ``keep_model=True`` keeps the fitted layout on the server as a model, whose id is
+        ``handle.model_id`` (usable once the job has completed)."""
         return self._submit("umap", data, dict(options))
+
+    def submit_transform(self, model_id: str, data: Any, chunk_size: int | None = None) -> JobHandle:
+        """Upload ``data`` (rows x the model's columns) and start placing it into the
+        layout of the kept model ``model_id`` (``chunk_size`` rows per step)."""
+        return self._submit("transform", data, {"chunk_size": chunk_size}, model_id)
 
     def submit_cluster(self, data: Any, **options: Unpack[ClusterOptions]) -> JobHandle:
         """Upload ``data`` (rows x columns) as ``.npy`` and start a clustering job."""
         return self._submit("cluster", data, dict(options))
 
-    def umap(self, data: Any, *, progress: bool = True, timeout: float | None = None,
-             **options: Unpack[UMAPOptions]) -> np.ndarray:
-        """The UMAP embedding of ``data`` (float32, rows x ``n_components``)."""
-        with self.submit_umap(data, **options) as job:
+    @overload
+    def umap(self, data: Any, *, keep_model: Literal[False] = False, progress: bool = True,
+             timeout: float | None = None, **options: Unpack[LayoutOptions]) -> np.ndarray: ...
+
+    @overload
+    def umap(self, data: Any, *, keep_model: Literal[True], progress: bool = True,
+             timeout: float | None = None, **options: Unpack[LayoutOptions]) -> UMAPResult: ...
+
+    @overload
+    def umap(self, data: Any, *, keep_model: bool, progress: bool = True,
+             timeout: float | None = None,
+             **options: Unpack[LayoutOptions]) -> np.ndarray | UMAPResult: ...
+
+    def umap(self, data: Any, *, keep_model: bool = False, progress: bool = True,
+             timeout: float | None = None,
+             **options: Unpack[LayoutOptions]) -> np.ndarray | UMAPResult:
+        """The UMAP embedding of ``data`` (float32, rows x ``n_components``); with
+        ``keep_model=True``, a :class:`UMAPResult`: that embedding and the kept model's id."""
+        with self.submit_umap(data, **keep(keep_model), **options) as job:
+            out = job.result(progress=progress, timeout=timeout)
+        assert isinstance(out, np.ndarray)
+        return kept(job, out) if keep_model else out
+
+    def transform(self, model_id: str, data: Any, *, progress: bool = True,
+                  timeout: float | None = None, chunk_size: int | None = None) -> np.ndarray:
+        """``data`` placed into the layout of the kept model ``model_id`` (float32, rows x
+        the model's ``n_components``); the model's layout itself does not change."""
+        with self.submit_transform(model_id, data, chunk_size) as job:
             out = job.result(progress=progress, timeout=timeout)
         assert isinstance(out, np.ndarray)
         return out
@@ -324,11 +409,11 @@ class JobHandle(HandleState[Client]):
 
     def result(self, progress: bool = False, timeout: float | None = None) -> ResultValue:
         """Wait for the job, then fetch its result: the embedding (``np.ndarray``) for
-        UMAP, a :class:`ClusterResult` for clustering."""
+        UMAP and transform, a :class:`ClusterResult` for clustering."""
         if self.submitted is not None and self.submitted.immediate is not None:
             return self.submitted.immediate
         final = self.wait(progress, timeout)
-        if (self.kind or self.status().kind) == "umap":
+        if (self.kind or self.status().kind) in EMBEDDING_KINDS:
             return self._npy()
         params = self.status().params or {}
         if params.get("algorithm") == "kmeans":

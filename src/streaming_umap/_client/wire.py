@@ -6,6 +6,7 @@ status into one ordered stream of :class:`Frame` (shared by the sync and async c
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -13,15 +14,19 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from .errors import InvalidInput, StreamingUMAPClientError
-from .models import ClusterResult, ControlReply, Frame, JobStatus
+from .models import ClusterResult, ControlReply, Frame, JobStatus, UMAPResult
 
 API = "/umap/streaming"
 NPY_TYPE = "application/x-npy"
 CHUNK_BYTES = 1 << 20
 UMAP_PARAMS = ("n_components", "n_neighbors", "min_dist", "metric", "random_state",
-               "n_epochs", "chunk_size")
+               "n_epochs", "chunk_size", "keep_model", "init_from")
 CLUSTER_PARAMS = ("algorithm", "n_clusters", "eps", "min_samples", "min_cluster_size",
                   "metric", "random_state", "chunk_size")
+TRANSFORM_PARAMS = ("chunk_size",)
+PARAMS = {"umap": UMAP_PARAMS, "cluster": CLUSTER_PARAMS, "transform": TRANSFORM_PARAMS}
+EMBEDDING_KINDS = frozenset({"umap", "transform"})  # whose result is a float32 array
+MODEL_ID = re.compile(r"[0-9a-f]{32}")
 ResultValue = np.ndarray | ClusterResult
 
 
@@ -83,7 +88,22 @@ def query(names: tuple[str, ...], values: dict[str, Any]) -> dict[str, str]:
     unknown = set(values) - set(names)
     if unknown:
         raise TypeError(f"unknown parameter(s) {sorted(unknown)}; expected some of {list(names)}")
-    return {k: str(v) for k, v in values.items() if v is not None}
+    if values.get("init_from") is not None:
+        model_id(values["init_from"], "init_from")
+    return {k: _text(v) for k, v in values.items() if v is not None}
+
+
+def _text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def model_id(value: Any, name: str = "model_id") -> str:
+    """``value`` if it is a model id (32 lowercase hex digits), refused before sending
+    otherwise (it becomes part of a URL path)."""
+    if not isinstance(value, str) or MODEL_ID.fullmatch(value) is None:
+        raise InvalidInput(f"{name} must be a model id (32 hex digits, the model_id of a kept "
+                           f"model); found {value!r}", field=name)
+    return value
 
 
 # ---------------------------------------------------------------- answers
@@ -100,6 +120,7 @@ class Submitted:
     warning: str | None
     params: dict[str, str]
     immediate: ResultValue | None = None
+    model_id: str | None = None  # keep_model: the id the model has (a job's: once completed)
     body: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -120,11 +141,11 @@ def cluster_from_json(body: dict[str, Any]) -> ClusterResult:
 def submitted(kind: str, params: dict[str, str], body: dict[str, Any]) -> Submitted:
     immediate: ResultValue | None = None
     if body.get("job_id") == "immediate":
-        immediate = (np.asarray(body["embeddings"], dtype=np.float32) if kind == "umap"
+        immediate = (np.asarray(body["embeddings"], dtype=np.float32) if kind in EMBEDDING_KINDS
                      else cluster_from_json(body))
     return Submitted(job_id=str(body["job_id"]), kind=kind, message=str(body.get("message", "")),
                      total_points=int(body.get("total_points", 0)), warning=body.get("warning"),
-                     params=params, immediate=immediate, body=body)
+                     params=params, immediate=immediate, model_id=body.get("model_id"), body=body)
 
 
 def immediate_frame(sub: Submitted) -> Frame:
@@ -132,7 +153,7 @@ def immediate_frame(sub: Submitted) -> Frame:
             "progress_percentage": 100.0, "processed_points": sub.total_points,
             "total_points": sub.total_points, "current_chunk": 1, "total_chunks": 1,
             "eta_seconds": 0.0, "processing_time": sub.body.get("processing_time") or 0.0,
-            "kind": sub.kind, "warning": sub.warning}
+            "kind": sub.kind, "warning": sub.warning, "model_id": sub.model_id}
     return Frame.from_dict(body, source="immediate")
 
 
@@ -147,6 +168,7 @@ class HandleState(Generic[ClientT]):
         self.kind: str | None = sub.kind if sub else None
         self.warning: str | None = sub.warning if sub else None
         self.last: Frame | None = immediate_frame(sub) if sub and sub.is_immediate else None
+        self._model_id: str | None = sub.model_id if sub else None
 
     def __repr__(self) -> str:
         state = self.last.status if self.last else "unknown"
@@ -156,13 +178,21 @@ class HandleState(Generic[ClientT]):
     def immediate(self) -> bool:
         return self.submitted is not None and self.submitted.is_immediate
 
+    @property
+    def model_id(self) -> str | None:
+        """The model a ``keep_model`` submit keeps: known from the submit answer (the id the
+        model has once the job has completed), else from the frames or status seen so far."""
+        return self._model_id
+
     def _seen(self, frame: Frame) -> None:
         self.last = frame
         self.kind = self.kind or frame.kind
+        self._model_id = frame.model_id or self._model_id
 
     def _status_from(self, body: dict[str, Any]) -> JobStatus:
         status = JobStatus.from_dict(body)
         self.kind = self.kind or status.kind
+        self._model_id = status.model_id or self._model_id
         return status
 
     def _check_is_job(self) -> None:
@@ -176,6 +206,15 @@ class HandleState(Generic[ClientT]):
     def _cancel_on_exit(self, exc: BaseException | None) -> bool:
         """Leaving a ``with`` block by an exception cancels a job that has not ended."""
         return not (exc is None or self.immediate or (self.last is not None and self.last.terminal))
+
+
+def kept(handle: HandleState[Any], embedding: np.ndarray) -> UMAPResult:
+    """What ``umap(keep_model=True)`` returns, once ``handle``'s job has completed."""
+    if handle.model_id is None:
+        raise StreamingUMAPClientError(
+            f"job {handle.job_id} completed but the server names no model_id for it "
+            "(keep_model=true was sent)")
+    return UMAPResult(embedding, handle.model_id)
 
 
 def load_npy(content: bytes) -> np.ndarray:
@@ -268,8 +307,9 @@ class Upload:
         return {"Content-Type": NPY_TYPE, "Content-Length": str(self.length)}
 
 
-def upload(kind: str, data: Any, options: dict[str, Any]) -> Upload:
-    names = UMAP_PARAMS if kind == "umap" else CLUSTER_PARAMS
-    params = query(names, options)
+def upload(kind: str, data: Any, options: dict[str, Any], model: str | None = None) -> Upload:
+    """A submit of ``kind``; a transform goes to ``model``'s path."""
+    params = query(PARAMS[kind], options)
+    path = f"{API}/{kind}" if model is None else f"{API}/{kind}/{model_id(model)}"
     length, chunks = npy_parts(as_matrix(data))
-    return Upload(kind, f"{API}/{kind}", params, length, chunks)
+    return Upload(kind, path, params, length, chunks)
