@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { StreamingUMAPClient } from '../src/client/client';
-import { ControlRefusedError, JobNotFoundError, StreamingUMAPError, UnauthorizedError } from '../src/client/errors';
+import {
+  ControlRefusedError, JobNotFoundError, ModelNotFoundError, StreamingUMAPError, UnauthorizedError,
+} from '../src/client/errors';
 import { immediateResult } from '../src/client/http';
 import { matrixFromNpy } from '../src/client/matrix';
 import type { SocketFactory } from '../src/client/subscription';
@@ -220,5 +222,82 @@ describe('API keys', () => {
     expect(sub.stats.polls).toBe(0); // 4401: polling would be refused too
     wrong.setToken('sumap_0123456789ab_right');
     expect((await wrong.status(job.id)).job_id).toBe(job.id);
+  });
+});
+
+describe('kept models and transform', () => {
+  it('sends keep_model and init_from in a JSON body, and in the query with a .npy body', async () => {
+    const model = service.addModel(3);
+    const answer = await client.startUMAP(rows(4), { keep_model: true, init_from: model.model_id });
+    expect(answer.model_id).toMatch(/^model\d+$/);
+    const sent = JSON.parse(service.requestsTo('/umap/streaming/umap')[0].body.toString());
+    expect([sent.keep_model, sent.init_from]).toEqual([true, model.model_id]);
+    const started = await client.startUMAP({ data: new Float32Array(40), rows: 20, cols: 2 }, { keep_model: true });
+    expect(started.model_id).toBe(started.job_id);
+    expect(service.requestsTo('/umap/streaming/umap')[1].query.get('keep_model')).toBe('true');
+    await expect(client.startUMAP(rows(4), { init_from: 'f'.repeat(32) })).rejects.toBeInstanceOf(ModelNotFoundError);
+  });
+
+  it('gives a completed keep_model job a model_id, then lists, reads and deletes the model', async () => {
+    const started = await client.startUMAP(rows(30), { keep_model: true });
+    const job = service.job(started.job_id);
+    const views: JobView[] = [];
+    const sub = client.subscribe(job.id, { onUpdate: (v) => views.push(v) });
+    await until(() => job.subscribers.size === 1, 'the socket');
+    job.advance(50, 'layout');
+    job.complete();
+    const done = await sub.done;
+    expect(views.slice(0, -1).every((v) => v.model_id === null)).toBe(true);
+    expect([done.model_id, done.result?.model_id]).toEqual([job.id, job.id]);
+    const list = await client.models();
+    expect([list.count, list.models[0].model_id, list.models[0].dims]).toEqual([1, job.id, 3]);
+    expect((await client.model(job.id)).rows).toBe(30);
+    expect((await client.deleteModel(job.id)).model_id).toBe(job.id);
+    await expect(client.model(job.id)).rejects.toBeInstanceOf(ModelNotFoundError);
+    await expect(client.deleteModel(job.id)).rejects.toBeInstanceOf(ModelNotFoundError);
+  });
+
+  it('places a few rows at once and more as a transform job, whose result is a Float32Array matrix', async () => {
+    const model = service.addModel(3);
+    const now = await client.startTransform(model.model_id, rows(4), { chunk_size: 500 });
+    expect([now.job_id, now.embeddings]).toEqual(['immediate', [[0, 0.1], [1, 1.1], [2, 2.1], [3, 3.1]]]);
+    const [request] = service.requestsTo(`/umap/streaming/transform/${model.model_id}`);
+    expect(JSON.parse(request.body.toString()).chunk_size).toBe(500);
+    const typed = immediateResult(now, 'transform');
+    expect(typed?.kind === 'transform' && [typed.embedding.rows, typed.embedding.cols]).toEqual([4, 2]);
+
+    const started = await client.startTransform(model.model_id, { data: new Float32Array(60), rows: 20, cols: 3 });
+    expect(service.requestsTo('/umap/streaming/transform')[1].contentType).toBe('application/x-npy');
+    const job = service.job(started.job_id);
+    expect(job.kind).toBe('transform');
+    const sub = client.subscribe(job.id);
+    await until(() => job.subscribers.size === 1, 'the socket');
+    expect((await sub.pause()).status).toBe('paused');
+    await sub.resume();
+    job.complete();
+    const done = await sub.done;
+    expect([done.kind, done.model_id]).toEqual(['transform', null]);
+    const result = await client.result(job.id, 'transform');
+    expect(result.kind === 'transform' && result.embedding.data).toBeInstanceOf(Float32Array);
+  });
+
+  it('transform() resolves with the positions whichever way the service answers', async () => {
+    const model = service.addModel(3);
+    const small = await client.transform(model.model_id, rows(2));
+    expect(Array.from(small.data, (v) => Math.round(v * 10) / 10)).toEqual([0, 0.1, 1, 1.1]);
+    const large = client.transform(model.model_id, rows(25));
+    const job = await until(() => [...service.jobs.values()].find((j) => j.kind === 'transform' && j.subscribers.size > 0), 'the job');
+    job.complete();
+    const placed = await large;
+    expect([placed.rows, placed.cols, placed.data[3]]).toEqual([25, 2, 1.5]);
+  });
+
+  it('rejects an unknown model (404) and rows of the wrong width (422, with the service\'s message)', async () => {
+    await expect(client.startTransform('0'.repeat(32), rows(3))).rejects.toBeInstanceOf(ModelNotFoundError);
+    const model = service.addModel(5);
+    const error = await client.transform(model.model_id, rows(3)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StreamingUMAPError);
+    expect([(error as StreamingUMAPError).status, (error as StreamingUMAPError).detail])
+      .toEqual([422, "expected rows of 5 values (the model's); found 3"]);
   });
 });

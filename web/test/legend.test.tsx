@@ -2,7 +2,7 @@
 import { cleanup, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countLabels, Legend } from '../src/app/Legend';
-import { colourOf, PALETTE_SIZE } from '../src/app/scatter/palette';
+import { colourOf, PALETTE_SIZE, PLACED_FILL } from '../src/app/scatter/palette';
 
 afterEach(cleanup);
 
@@ -28,5 +28,15 @@ describe('the colour legend', () => {
     expect(items[0]).toBe('class 0 4');
     expect(items.at(-2)).toBe('noise 5');
     expect(items.at(-1)).toBe(`+5 more classes (colours repeat every ${PALETTE_SIZE})`);
+  });
+
+  it('adds the placed points last, with or without labels', () => {
+    render(<Legend labels={Int32Array.from([0, 1])} name="cluster" placed={1200} />);
+    const items = [...screen.getByTestId('legend').querySelectorAll('li')];
+    expect(items.map((li) => li.textContent)).toEqual(['cluster 0 1', 'cluster 1 1', 'placed (1,200)']);
+    expect(items[2].getAttribute('data-colour')).toBe(PLACED_FILL);
+    cleanup();
+    render(<Legend labels={null} name="cluster" placed={3} />);
+    expect([...screen.getByTestId('legend').querySelectorAll('li')].map((li) => li.textContent)).toEqual(['placed (3)']);
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { labelsFromNpy, matrixFromNpy } from '../src/client/matrix';
+import { appendRows, labelsFromNpy, matrixFromNpy } from '../src/client/matrix';
 import { NpyFormatError, parseNpy, writeNpy } from '../src/client/npy';
 import { CsvFormatError, parseCsv } from '../src/client/csv';
 
@@ -65,5 +65,14 @@ describe('parseCsv', () => {
   it('says which line is ragged or not numeric', () => {
     expect(() => parseCsv('1,2\n3\n')).toThrow(/expected 2 values per line; line 2 has 1/);
     expect(() => parseCsv('1,2\n3,x\n')).toThrow(CsvFormatError);
+  });
+});
+
+describe('appendRows', () => {
+  it('puts the second matrix\'s rows after the first\'s, and refuses another width', () => {
+    const a = { data: Float32Array.from([1, 2, 3, 4]), rows: 2, cols: 2 };
+    const joined = appendRows(a, { data: Float32Array.from([5, 6]), rows: 1, cols: 2 });
+    expect([joined.rows, joined.cols, Array.from(joined.data)]).toEqual([3, 2, [1, 2, 3, 4, 5, 6]]);
+    expect(() => appendRows(a, { data: new Float32Array(3), rows: 1, cols: 3 })).toThrow('expected 2 columns to append; found 3');
   });
 });

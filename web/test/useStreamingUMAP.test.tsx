@@ -174,3 +174,79 @@ describe('useStreamingUMAP', () => {
     expect(result.current.client.token).toBe('sumap_0123456789ab_hook');
   });
 });
+
+describe('useStreamingUMAP: kept models and transform', () => {
+  it('keeps the model of a keep_model job: job.model_id once it has completed', async () => {
+    const { result } = setup();
+    let jobId = '';
+    await act(async () => {
+      jobId = (await result.current.startUMAPJob.mutateAsync({ data: rows(20), keep_model: true })).job_id;
+    });
+    expect(JSON.parse(service.requestsTo('/umap/streaming/umap')[0].body.toString()).keep_model).toBe(true);
+    await until(() => service.job(jobId).subscribers.size === 1, 'the socket');
+    act(() => service.job(jobId).advance(60, 'layout'));
+    await until(() => result.current.activeJobs[0].progress_percentage === 60, 'progress');
+    expect(result.current.activeJobs[0].model_id).toBeNull();
+    act(() => service.job(jobId).complete());
+    await until(() => result.current.activeJobs[0].output, 'the result');
+    expect(result.current.activeJobs[0].model_id).toBe(jobId);
+    expect(result.current.activeJobs[0].result?.model_id).toBe(jobId);
+  });
+
+  it('answers a few rows at once: the placed rows, and no job', async () => {
+    const { result } = setup();
+    const model = service.addModel(3);
+    const started = await act(() => result.current.startTransformJob(model.model_id, rows(3)));
+    expect([started.immediate, started.embeddings]).toEqual([true, [[0, 0], [1, 2], [2, 4]]]);
+    expect(started.typed?.kind).toBe('transform');
+    expect(result.current.activeJobs).toHaveLength(0);
+  });
+
+  it('tracks a transform job in activeJobs: progress, pause, resume, then job.result.embeddings', async () => {
+    const { result } = setup();
+    const model = service.addModel(3);
+    const started = await act(() => result.current.startTransformJob(model.model_id, rows(20), {
+      label: 'placing twenty', meta: { into: 'layout 1' }, chunk_size: 100,
+    }));
+    expect(started.immediate).toBe(false);
+    const jobId = started.job_id;
+    const sent = service.requestsTo(`/umap/streaming/transform/${model.model_id}`)[0];
+    expect(JSON.parse(sent.body.toString()).chunk_size).toBe(100);
+    expect(result.current.activeJobs[0]).toMatchObject({ jobId, kind: 'transform', label: 'placing twenty', meta: { into: 'layout 1' } });
+    const job = service.job(jobId);
+    await until(() => job.subscribers.size === 1, 'the socket');
+    act(() => job.advance(40, 'transform'));
+    await until(() => result.current.activeJobs[0].progress_percentage === 40, 'progress in activeJobs');
+    await act(async () => {
+      await result.current.pauseJob.mutateAsync(jobId);
+    });
+    await until(() => result.current.activeJobs[0].status === 'paused', 'paused');
+    await act(async () => {
+      await result.current.resumeJob.mutateAsync(jobId);
+    });
+    act(() => job.complete());
+    const output = await until(() => result.current.activeJobs[0].output, 'the placed rows');
+    expect(output.kind === 'transform' && [output.embedding.rows, output.embedding.cols]).toEqual([20, 2]);
+    expect(result.current.activeJobs[0].result?.embeddings?.[3]).toEqual([3, 3.5]);
+    expect(result.current.activeJobs[0].label).toBe('placing twenty');
+  });
+
+  it('names a transform job it was not given a name for, and cancels it', async () => {
+    const { result } = setup();
+    const model = service.addModel(3);
+    const { job_id: jobId } = await act(() => result.current.startTransformJob(model.model_id, rows(20)));
+    expect(result.current.activeJobs[0].label).toBe('Transform · 20 rows');
+    await until(() => service.job(jobId).subscribers.size === 1, 'the socket');
+    act(() => result.current.cancelJob.mutate(jobId));
+    await until(() => result.current.activeJobs[0].status === 'cancelled', 'cancelled');
+    expect(result.current.activeJobs[0].output).toBeNull();
+  });
+
+  it('rejects with the service\'s message for rows of the wrong width', async () => {
+    const { result } = setup();
+    const model = service.addModel(4);
+    const error = await act(() => result.current.startTransformJob(model.model_id, rows(20)).catch((e: unknown) => e));
+    expect((error as Error).message).toBe("422: expected rows of 4 values (the model's); found 3");
+    expect(result.current.activeJobs).toHaveLength(0);
+  });
+});

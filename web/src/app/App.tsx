@@ -2,7 +2,7 @@
 
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import type { Matrix } from '../client/matrix';
+import { appendRows, type Matrix } from '../client/matrix';
 import { UnauthorizedError } from '../client/errors';
 import { hasDetails, isTerminal, type Health, type HealthStatus } from '../client/types';
 import { StreamingProgressMonitor } from '../react/StreamingProgressMonitor';
@@ -10,6 +10,8 @@ import { useStreamingUMAP, type ActiveJob, type JobData } from '../react/useStre
 import { DataPanel } from './DataPanel';
 import { KeyPrompt, storedKey, storeKey } from './KeyPrompt';
 import { ClusterPanel, UMAPPanel } from './ParamsPanel';
+import type { ParsedFile } from './parseFile';
+import { PlacePanel } from './PlacePanel';
 import { ScatterPlot } from './ScatterPlot';
 import {
   clusterParams, DEFAULT_CLUSTER, DEFAULT_UMAP, sourceKey, sourceName, umapParams,
@@ -21,6 +23,8 @@ interface Layout {
   label: string;
   embedding: Matrix | null;
   sourceKey: string | null;
+  /** The model kept with the finished layout (keep_model), which places new rows into it. */
+  modelId: string | null;
 }
 
 type ColourBy = 'layout' | 'data' | 'classes' | 'none';
@@ -91,10 +95,12 @@ export function App({ flags }: { flags: PageFlags }) {
   const [layoutClusters, setLayoutClusters] = useState<Record<string, Int32Array>>({});
   const [dataClusters, setDataClusters] = useState<Record<string, Int32Array>>({});
   const [classes, setClasses] = useState<Record<string, Int32Array>>({});
+  const [placed, setPlaced] = useState<Record<string, Matrix>>({});
   const [colourBy, setColourBy] = useState<ColourBy>('layout');
   const [message, setMessage] = useState<string | null>(null);
   const [followId, setFollowId] = useState('');
   const clustered = useRef(new Set<string>());
+  const collected = useRef(new Set<string>());
   const lastShown = useRef<string | null>(null);
   const runName = useRunNames();
   const health = useHealth(sum, token);
@@ -141,12 +147,16 @@ export function App({ flags }: { flags: PageFlags }) {
     try {
       loadClasses(source);
       const label = runName(`UMAP · ${sourceName(source)}`);
+      // keep_model: a finished layout places new rows into itself ("Add points")
       const started = await sum.startUMAPJob.mutateAsync({
-        data: jobData(source), ...umapParams(umapForm), live: umapForm.live, liveEvery: 1,
+        data: jobData(source), ...umapParams(umapForm), keep_model: true, live: umapForm.live, liveEvery: 1,
         label, meta: { sourceKey: key, clusterLayout: umapForm.clusterLayout },
       });
       if (started.typed?.kind === 'umap') {
-        const layout = { id: `immediate-${immediates.length + 1}`, label: `${label} (immediate)`, embedding: started.typed.embedding, sourceKey: key };
+        const layout = {
+          id: `immediate-${immediates.length + 1}`, label: `${label} (immediate)`, embedding: started.typed.embedding,
+          sourceKey: key, modelId: started.model_id ?? null,
+        };
         setImmediates((list) => [layout, ...list]);
         setSelected(layout.id);
         if (umapForm.clusterLayout) await clusterLayout(layout.id, layout.label, started.typed.embedding);
@@ -175,10 +185,31 @@ export function App({ flags }: { flags: PageFlags }) {
     }
   };
 
-  // Finished jobs feed the plot: cluster a finished layout (when asked), collect labels.
+  const addPlaced = (layoutId: string, rows: Matrix) => {
+    setPlaced((p) => ({ ...p, [layoutId]: p[layoutId] ? appendRows(p[layoutId], rows) : rows }));
+  };
+
+  const placeInto = async (layout: Layout, modelId: string, file: ParsedFile) => {
+    try {
+      const started = await sum.startTransformJob(modelId, file.body, {
+        label: runName(`Placed · ${file.name} · into ${layout.label}`), meta: { placedInto: layout.id },
+      });
+      if (started.typed?.kind === 'transform') addPlaced(layout.id, started.typed.embedding);
+    } catch (error) {
+      if (error instanceof UnauthorizedError && error.status === 401) setKeyRefused(true);
+      throw error; // the panel shows it
+    }
+  };
+
+  // Finished jobs feed the plot: cluster a finished layout (when asked), collect labels and placed points.
   useEffect(() => {
     for (const job of sum.activeJobs) {
       const out = job.output;
+      const into = job.meta.placedInto;
+      if (out?.kind === 'transform' && typeof into === 'string' && !collected.current.has(job.jobId)) {
+        collected.current.add(job.jobId);
+        addPlaced(into, out.embedding);
+      }
       if (out?.kind === 'umap' && job.meta.clusterLayout && !clustered.current.has(job.jobId)) {
         clusterLayout(job.jobId, job.label, out.embedding).catch(fail);
       }
@@ -199,6 +230,7 @@ export function App({ flags }: { flags: PageFlags }) {
   const layouts: Layout[] = useMemo(() => [
     ...sum.activeJobs.filter((j) => j.kind === 'umap' && !endedWithout(j)).map((j) => ({
       id: j.jobId, label: j.label, embedding: layoutOf(j), sourceKey: typeof j.meta.sourceKey === 'string' ? j.meta.sourceKey : null,
+      modelId: j.output ? j.model_id ?? j.result?.model_id ?? null : null,
     })),
     ...immediates,
   ], [sum.activeJobs, immediates]);
@@ -206,6 +238,8 @@ export function App({ flags }: { flags: PageFlags }) {
   const drawable = (id: string | null) => layouts.find((l) => l.id === id && l.embedding !== null);
   const shown = drawable(selected) ?? drawable(lastShown.current) ?? layouts.find((l) => l.embedding !== null) ?? null;
   lastShown.current = shown?.id ?? null;
+  const shownPlaced = shown ? placed[shown.id] ?? null : null;
+  const shownModel = shown?.embedding ? shown.modelId : null;
   const options: Record<ColourBy, Int32Array | null> = {
     layout: shown ? layoutClusters[shown.id] ?? null : null,
     data: shown?.sourceKey ? dataClusters[shown.sourceKey] ?? null : null,
@@ -243,6 +277,8 @@ export function App({ flags }: { flags: PageFlags }) {
               </button>
             </div>
           </ClusterPanel>
+          <PlacePanel target={shown && shownModel ? { label: shown.label, placed: shownPlaced?.rows ?? 0 } : null}
+            onPlace={(file) => (shown && shownModel ? placeInto(shown, shownModel, file) : Promise.resolve())} />
           <fieldset className="panel">
             <legend>Follow a job</legend>
             <div className="row">
@@ -274,6 +310,7 @@ export function App({ flags }: { flags: PageFlags }) {
             labels={options[colourKey]}
             labelName={colourKey === 'classes' ? 'class' : 'cluster'}
             trueLabels={colourKey !== 'classes' ? options.classes : null}
+            placed={shownPlaced}
             caption={shown?.label}
           />
           <h2>Jobs</h2>

@@ -1,7 +1,10 @@
-/** Which colour is which label: a swatch, the label and how many rows have it. */
+/**
+ * Which colour is which label: a swatch, the label and how many rows have it; and the
+ * points placed into the layout, when there are any.
+ */
 
 import { useMemo } from 'react';
-import { colourOf, PALETTE_SIZE } from './scatter/palette';
+import { colourOf, PALETTE_SIZE, PLACED_FILL, PLACED_RING } from './scatter/palette';
 
 export interface LabelCount {
   label: number;
@@ -18,8 +21,8 @@ export function countLabels(labels: Int32Array): LabelCount[] {
 
 const plural = (name: string) => (name.endsWith('s') ? `${name}es` : `${name}s`);
 
-export function Legend({ labels, name }: { labels: Int32Array; name: string }) {
-  const groups = useMemo(() => countLabels(labels), [labels]);
+export function Legend({ labels, name, placed = 0 }: { labels: Int32Array | null; name: string; placed?: number }) {
+  const groups = useMemo(() => (labels ? countLabels(labels) : []), [labels]);
   const clusters = groups.filter((g) => g.label >= 0);
   const noise = groups.filter((g) => g.label < 0);
   // one entry per palette colour: past that, colours repeat and the list would only grow
@@ -35,6 +38,12 @@ export function Legend({ labels, name }: { labels: Int32Array; name: string }) {
       ))}
       {hidden > 0 && (
         <li className="plot-legend-more">+{hidden} more {plural(name)} (colours repeat every {PALETTE_SIZE})</li>
+      )}
+      {placed > 0 && (
+        <li className="plot-legend-placed" data-placed={placed} data-colour={PLACED_FILL}>
+          <span className="swatch" style={{ background: PLACED_FILL, boxShadow: `0 0 0 1.5px ${PLACED_RING}` }} />
+          placed ({placed.toLocaleString('en-US')})
+        </li>
       )}
     </ul>
   );

@@ -13,6 +13,8 @@ export interface ScatterPlotProps {
   labelName?: string;
   /** Shown in the tooltip too when given (e.g. the demo's true classes). */
   trueLabels?: Int32Array | null;
+  /** Rows placed into this layout's model, drawn over it (highlighted; the view stays the layout's). */
+  placed?: Matrix | null;
   caption?: string;
 }
 
@@ -28,11 +30,13 @@ declare global {
       pointCount: () => number;
       stats: () => { draws: number; uploads: number };
       pointToClient: (index: number) => { x: number; y: number } | null;
+      placedCount: () => number;
+      placedToClient: (index: number) => { x: number; y: number } | null;
     };
   }
 }
 
-export function ScatterPlot({ embedding, labels, labelName = 'cluster', trueLabels, caption }: ScatterPlotProps) {
+export function ScatterPlot({ embedding, labels, labelName = 'cluster', trueLabels, placed = null, caption }: ScatterPlotProps) {
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const rendererRef = useRef<ScatterRenderer | null>(null);
   const [hover, setHover] = useState<Hover | null>(null);
@@ -54,15 +58,17 @@ export function ScatterPlot({ embedding, labels, labelName = 'cluster', trueLabe
     const observer = new ResizeObserver(() => renderer.resize(canvas.clientWidth, canvas.clientHeight));
     observer.observe(canvas);
     renderer.resize(canvas.clientWidth, canvas.clientHeight);
+    const toClient = (p: { x: number; y: number } | null) => {
+      if (!p) return null;
+      const rect = canvas.getBoundingClientRect();
+      return { x: rect.left + p.x, y: rect.top + p.y };
+    };
     window.__streamingUmapPlot = {
       pointCount: () => renderer.pointCount,
       stats: () => ({ ...renderer.stats }),
-      pointToClient: (index) => {
-        const p = renderer.pointPosition(index);
-        if (!p) return null;
-        const rect = canvas.getBoundingClientRect();
-        return { x: rect.left + p.x, y: rect.top + p.y };
-      },
+      pointToClient: (index) => toClient(renderer.pointPosition(index)),
+      placedCount: () => renderer.placedCount,
+      placedToClient: (index) => toClient(renderer.placedPosition(index)),
     };
     const onWheel = (event: WheelEvent) => {
       event.preventDefault();
@@ -89,6 +95,11 @@ export function ScatterPlot({ embedding, labels, labelName = 'cluster', trueLabe
     rendererRef.current?.setLabels(labels);
   }, [labels]);
 
+  const hasPoints = embedding !== null;
+  useEffect(() => {
+    rendererRef.current?.setPlaced(hasPoints ? placed : null);
+  }, [hasPoints, placed]);
+
   const local = (event: React.PointerEvent) => {
     const rect = canvasRef.current!.getBoundingClientRect();
     return { x: event.clientX - rect.left, y: event.clientY - rect.top };
@@ -109,6 +120,8 @@ export function ScatterPlot({ embedding, labels, labelName = 'cluster', trueLabe
   };
 
   const count = embedding?.rows ?? 0;
+  const placedCount = count > 0 ? placed?.rows ?? 0 : 0;
+  const labelled = labels !== null && labels.length === count && count > 0;
   const label = hover && labels && labels.length === count ? labels[hover.index] : null;
   const truth = hover && trueLabels && trueLabels.length === count ? trueLabels[hover.index] : null;
   return (
@@ -119,6 +132,7 @@ export function ScatterPlot({ embedding, labels, labelName = 'cluster', trueLabe
           className="plot-canvas"
           data-testid="scatter"
           data-points={count}
+          data-placed={placedCount}
           onPointerDown={(e) => {
             (e.target as HTMLElement).setPointerCapture?.(e.pointerId);
             const p = local(e);
@@ -149,7 +163,7 @@ export function ScatterPlot({ embedding, labels, labelName = 'cluster', trueLabe
         {count === 0 && !error && <div className="plot-empty">The layout appears here.</div>}
         {error && <div className="plot-empty">{error}</div>}
       </div>
-      {labels && labels.length === count && count > 0 && <Legend labels={labels} name={labelName} />}
+      {(labelled || placedCount > 0) && <Legend labels={labelled ? labels : null} name={labelName} placed={placedCount} />}
       <figcaption>
         {caption ?? ''} {count > 0 && <span>{count.toLocaleString('en-US')} points · drag to pan, wheel to zoom, double-click to reset</span>}
       </figcaption>

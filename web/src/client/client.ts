@@ -1,13 +1,15 @@
 /** The framework-free client: REST calls plus `subscribe()` to follow a job. */
 
-import { HttpClient, type FetchLike } from './http';
+import { StreamingUMAPError } from './errors';
+import { HttpClient, immediateResult, type Data, type FetchLike } from './http';
+import type { Matrix } from './matrix';
 import {
   JobSubscription,
   type ReconnectOptions,
   type SocketFactory,
   type SubscribeOptions,
 } from './subscription';
-import type { JobResult, JobView } from './types';
+import type { JobResult, JobView, TransformParams } from './types';
 
 export interface ClientOptions {
   /** Origin of the service, e.g. `http://127.0.0.1:8003`; empty = the page's own origin. */
@@ -54,5 +56,20 @@ export class StreamingUMAPClient extends HttpClient {
     const view = await this.subscribe(jobId, options).done;
     if (view.status !== 'completed' || !view.kind) return { view, result: null };
     return { view, result: await this.result(jobId, view.kind, view.result ?? {}) };
+  }
+
+  /**
+   * Places rows into a kept model's layout and resolves with their positions, whichever
+   * way the service answers (at once, or as a `transform` job followed to its end).
+   */
+  async transform(modelId: string, data: Data, params: Partial<TransformParams> = {}, options: SubscribeOptions = {}): Promise<Matrix> {
+    const started = await this.startTransform(modelId, data, params);
+    const immediate = immediateResult(started, 'transform');
+    if (immediate?.kind === 'transform') return immediate.embedding;
+    const { view, result } = await this.waitForResult(started.job_id, options);
+    if (result?.kind !== 'transform') {
+      throw new StreamingUMAPError(0, `transform job ${started.job_id} ended ${view.status}${view.error ? `: ${view.error}` : ''}`);
+    }
+    return result.embedding;
   }
 }

@@ -1,6 +1,8 @@
-/** REST side of the client: submit, status, results, control, demo data. */
+/** REST side of the client: submit, status, results, control, kept models, demo data. */
 
-import { ControlRefusedError, JobNotFoundError, StreamingUMAPError, TransportError, UnauthorizedError } from './errors';
+import {
+  ControlRefusedError, JobNotFoundError, ModelNotFoundError, StreamingUMAPError, TransportError, UnauthorizedError,
+} from './errors';
 import { isMatrix, labelsFromNpy, matrixFromNpy, matrixFromRows, type Matrix } from './matrix';
 import { writeNpy } from './npy';
 import type {
@@ -8,14 +10,19 @@ import type {
   ControlResponse,
   DemoName,
   DemoSize,
+  FitKind,
   Health,
   HealthStatus,
   JobKind,
   JobList,
   JobResult,
   JobStatus,
+  ModelDeleted,
+  ModelInfo,
+  ModelList,
   ResultSummary,
   SubmitResponse,
+  TransformParams,
   UMAPParams,
 } from './types';
 
@@ -31,6 +38,12 @@ export type Data = readonly (readonly number[])[] | Matrix | NpyBody;
 
 function isNpyBody(data: Data): data is NpyBody {
   return typeof data === 'object' && data !== null && 'npy' in data;
+}
+
+/** Which page of `GET /umap/streaming/models`: `after` is the previous page's `next_after`. */
+export interface ModelPage {
+  limit?: number;
+  after?: string | null;
 }
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -70,6 +83,16 @@ async function errorOf(response: Response, what: string): Promise<StreamingUMAPE
   const Kind = response.status === 404 ? JobNotFoundError
     : response.status === 401 || response.status === 403 ? UnauthorizedError : StreamingUMAPError;
   return new Kind(response.status, detail, field, row);
+}
+
+/** A 404 on a request that names a model is about the model, not a job. */
+async function aboutModel<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    if (error instanceof JobNotFoundError) throw new ModelNotFoundError(error.status, error.detail, error.field, error.row);
+    throw error;
+  }
 }
 
 export class HttpClient {
@@ -116,8 +139,7 @@ export class HttpClient {
     return (await (await this.request(path, init)).json()) as T;
   }
 
-  private submit(kind: JobKind, data: Data, params: object): Promise<SubmitResponse> {
-    const path = `${API}/${kind}`;
+  private submit(path: string, data: Data, params: object): Promise<SubmitResponse> {
     if (isMatrix(data) || isNpyBody(data)) {
       const body = isNpyBody(data) ? data.npy : writeNpy(data.data, [data.rows, data.cols]);
       return this.json(path + queryString(params as Query), {
@@ -129,19 +151,48 @@ export class HttpClient {
     });
   }
 
-  /** `POST /umap/streaming/umap`: a Matrix goes as `.npy` with the params in the query. */
+  /**
+   * `POST /umap/streaming/umap`: a Matrix goes as `.npy` with the params in the query.
+   * `keep_model: true` keeps the layout as a model: `model_id` of the immediate answer, or
+   * of the job once it has completed; `init_from` refits from a model (a 404 for an unknown
+   * one is a `ModelNotFoundError`).
+   */
   startUMAP(data: Data, params: Partial<UMAPParams> = {}): Promise<SubmitResponse> {
-    return this.submit('umap', data, params);
+    const started = this.submit(`${API}/umap`, data, params);
+    return params.init_from ? aboutModel(started) : started;
   }
 
   startClustering(data: Data, params: Partial<ClusterParams> = {}): Promise<SubmitResponse> {
-    return this.submit('cluster', data, params);
+    return this.submit(`${API}/cluster`, data, params);
+  }
+
+  /**
+   * `POST /umap/streaming/transform/{modelId}`: places new rows (the model's number of
+   * columns) into a kept model's layout. Small inputs are answered with `embeddings`
+   * (`job_id` "immediate"); larger ones become a job of kind `transform`, followed and
+   * controlled like any other. Unknown model: `ModelNotFoundError`; one still being fitted: 409.
+   */
+  startTransform(modelId: string, data: Data, params: Partial<TransformParams> = {}): Promise<SubmitResponse> {
+    return aboutModel(this.submit(`${API}/transform/${encodeURIComponent(modelId)}`, data, params));
+  }
+
+  /** The caller's kept models, a page at a time, oldest first. */
+  models(page: ModelPage = {}): Promise<ModelList> {
+    return this.json(`${API}/models${queryString({ ...page })}`);
+  }
+
+  model(modelId: string): Promise<ModelInfo> {
+    return aboutModel(this.json(`${API}/models/${encodeURIComponent(modelId)}`));
+  }
+
+  deleteModel(modelId: string): Promise<ModelDeleted> {
+    return aboutModel(this.json(`${API}/models/${encodeURIComponent(modelId)}`, { method: 'DELETE' }));
   }
 
   /** Starts a job on a demo data set made on the server. */
   startDemo(
     name: DemoName,
-    kind: JobKind,
+    kind: FitKind,
     params: Partial<UMAPParams> | Partial<ClusterParams> = {},
     size: DemoSize = {},
   ): Promise<SubmitResponse> {
@@ -167,7 +218,7 @@ export class HttpClient {
   async result(jobId: string, kind: JobKind, summary: ResultSummary = {}): Promise<JobResult> {
     const response = await this.request(`${API}/result/${encodeURIComponent(jobId)}?format=npy`);
     const buffer = await response.arrayBuffer();
-    if (kind === 'umap') return { kind, jobId, embedding: matrixFromNpy(buffer), summary };
+    if (kind !== 'cluster') return { kind, jobId, embedding: matrixFromNpy(buffer), summary };
     return {
       kind, jobId, labels: labelsFromNpy(buffer), summary,
       nClusters: summary.n_clusters ?? null, noisePoints: summary.noise_points ?? null,
@@ -210,7 +261,7 @@ export class HttpClient {
 /** The typed result carried by an immediate answer (`job_id === "immediate"`). */
 export function immediateResult(response: SubmitResponse, kind: JobKind): JobResult | null {
   if (response.job_id !== 'immediate') return null;
-  if (kind === 'umap' && response.embeddings) {
+  if (kind !== 'cluster' && response.embeddings) {
     return { kind, jobId: 'immediate', embedding: matrixFromRows(response.embeddings), summary: {} };
   }
   if (kind === 'cluster' && response.labels) {

@@ -1,5 +1,7 @@
 export { StreamingUMAPClient, type ClientOptions } from './client';
-export { HttpClient, immediateResult, API, type Data, type FetchLike, type HttpOptions, type NpyBody } from './http';
+export {
+  HttpClient, immediateResult, API, type Data, type FetchLike, type HttpOptions, type ModelPage, type NpyBody,
+} from './http';
 export {
   JobSubscription,
   WS_PROTOCOL,
@@ -12,5 +14,7 @@ export {
 export { parseNpy, writeNpy, NpyFormatError, type Npy, type NpyArray } from './npy';
 export { matrixFromRows, matrixToRows, matrixFromNpy, labelsFromNpy, isMatrix, type Matrix } from './matrix';
 export { parseCsv, CsvFormatError } from './csv';
-export { StreamingUMAPError, JobNotFoundError, ControlRefusedError, TransportError, UnauthorizedError } from './errors';
+export {
+  StreamingUMAPError, JobNotFoundError, ModelNotFoundError, ControlRefusedError, TransportError, UnauthorizedError,
+} from './errors';
 export * from './types';

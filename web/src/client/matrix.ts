@@ -76,3 +76,12 @@ export function labelsFromNpy(buffer: ArrayBuffer): Int32Array {
   }
   return Int32Array.from(data);
 }
+
+/** `a`'s rows, then `b`'s (both with the same number of columns). */
+export function appendRows(a: Matrix, b: Matrix): Matrix {
+  if (a.cols !== b.cols) throw new RangeError(`expected ${a.cols} columns to append; found ${b.cols}`);
+  const data = new Float32Array(a.data.length + b.data.length);
+  data.set(a.data);
+  data.set(b.data, a.data.length);
+  return { data, rows: a.rows + b.rows, cols: a.cols };
+}

@@ -10,11 +10,16 @@ type Schemas = components['schemas'];
 
 export type UMAPParams = Schemas['UMAPParams'];
 export type ClusterParams = Schemas['ClusterParams'];
+export type TransformParams = Schemas['TransformParams'];
 export type SubmitResponse = Schemas['SubmitResponse'];
 export type JobStatus = Schemas['JobStatus'];
 export type JobList = Schemas['JobList'];
 export type ControlResponse = Schemas['ControlResponse'];
 export type Health = Schemas['Health'];
+/** A kept model (`keep_model`): the layout new rows are placed into by `startTransform`. */
+export type ModelInfo = Schemas['ModelInfo'];
+export type ModelList = Schemas['ModelList'];
+export type ModelDeleted = Schemas['ModelDeleted'];
 export type HealthStatus = Schemas['HealthStatus'];
 
 /** Whether /health gave the details (a key, or a service that needs none). */
@@ -24,6 +29,8 @@ export function hasDetails(health: Health | HealthStatus): health is Health {
 export type ErrorBody = Schemas['ErrorBody'];
 export type StatusName = JobStatus['status'];
 export type JobKind = JobStatus['kind'];
+/** The kinds that fit data of their own (and have demo jobs); `transform` places rows into a model. */
+export type FitKind = Exclude<JobKind, 'transform'>;
 export type Metric = UMAPParams['metric'];
 export type Algorithm = ClusterParams['algorithm'];
 
@@ -41,6 +48,8 @@ export interface ResultSummary {
   noise_points?: number | null;
   result_url?: string;
   npy_url?: string;
+  /** A UMAP job started with `keep_model`: its model, for `startTransform`. */
+  model_id?: string | null;
   [key: string]: unknown;
 }
 
@@ -51,7 +60,7 @@ export interface ResultSummary {
  * arrays on first read (`job.output` holds those, cheaper for large results).
  */
 export interface CompletedResult extends ResultSummary {
-  /** UMAP: the layout, one `[x, y, ...]` per input row. */
+  /** UMAP: the layout, one `[x, y, ...]` per input row; transform: each placed row's position. */
   embeddings?: number[][];
   /** Clustering: one label per input row, -1 = noise. */
   labels?: number[];
@@ -140,6 +149,8 @@ export interface JobView {
   result?: ResultSummary | null;
   error?: string | null;
   warning?: string | null;
+  /** A UMAP job started with `keep_model`: its model's id once it has completed (null before). */
+  model_id?: string | null;
   params?: Record<string, unknown>;
   created_at?: number;
   started_at?: number | null;
@@ -152,9 +163,9 @@ export interface JobView {
 
 export type Transport = 'connecting' | 'websocket' | 'polling' | 'closed';
 
-/** A completed job's result as typed arrays. */
+/** A completed job's result as typed arrays (`transform`: the placed rows' positions in the model's layout). */
 export type JobResult =
-  | { kind: 'umap'; jobId: string; embedding: Matrix; summary: ResultSummary }
+  | { kind: 'umap' | 'transform'; jobId: string; embedding: Matrix; summary: ResultSummary }
   | {
       kind: 'cluster';
       jobId: string;

@@ -29,6 +29,7 @@ export interface StreamingProgressMonitorProps<J extends MonitoredJob = Monitore
 const STAGE_NAMES: Record<string, string> = {
   queued: 'Queued', load: 'Loading data', knn: 'Nearest neighbours', graph: 'Fuzzy graph',
   layout: 'Layout', cluster: 'Clustering', write: 'Writing result', done: 'Done',
+  index: 'Model index', transform: 'Placing rows', place: 'Placing new rows',
 };
 
 function useNow(active: boolean): number {
@@ -59,6 +60,7 @@ function Details({ job }: { job: JobView }) {
     if (r.noise_points !== undefined && r.noise_points !== null) rows.push(['Noise points', String(r.noise_points)]);
     if (typeof r.npy_url === 'string') rows.push(['Download', <a key="npy" href={r.npy_url}>.npy</a>]);
   }
+  if (job.model_id) rows.push(['Model', <code key="model">{job.model_id}</code>]);
   rows.push(['Compute time', formatDuration(job.processing_time)]);
   if (job.params) rows.push(['Parameters', <code key="p">{JSON.stringify(job.params)}</code>]);
   if (job.warning) rows.push(['Warning', job.warning]);

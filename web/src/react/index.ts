@@ -6,6 +6,7 @@ export {
   type FollowOptions,
   type JobData,
   type StartedJob,
+  type TransformJobOptions,
   type UMAPJobParams,
   type UseStreamingUMAP,
   type UseStreamingUMAPOptions,

@@ -1,12 +1,13 @@
 /**
- * `useStreamingUMAP()`: start UMAP and clustering jobs as TanStack Query mutations
- * and follow them live. Needs a `QueryClientProvider` above it.
+ * `useStreamingUMAP()`: start UMAP and clustering jobs as TanStack Query mutations,
+ * place new rows into a kept model (`startTransformJob`), and follow them live. Needs a
+ * `QueryClientProvider` above it.
  *
- * An immediate answer (`job_id === "immediate"`) resolves the mutation with the
- * result itself; a background job appears in `activeJobs`, is updated by its frames
- * (or by polling), and once completed and fetched carries its result twice: as typed
- * arrays in `job.output`, and in the documented shape in `job.result` (`embeddings` for
- * UMAP, `labels` for clustering), as the immediate answer has it.
+ * An immediate answer (`job_id === "immediate"`) resolves with the result itself; a
+ * background job appears in `activeJobs`, is updated by its frames (or by polling), and
+ * once completed and fetched carries its result twice: as typed arrays in `job.output`,
+ * and in the documented shape in `job.result` (`embeddings` for UMAP and transform,
+ * `labels` for clustering), as the immediate answer has it.
  */
 
 import { useMutation, type UseMutationResult } from '@tanstack/react-query';
@@ -22,12 +23,14 @@ import {
   type ControlResponse,
   type DemoName,
   type DemoSize,
+  type FitKind,
   type JobKind,
   type JobResult,
   type JobView,
   type LiveLayout,
   type ResultSummary,
   type SubmitResponse,
+  type TransformParams,
   type Transport,
   type UMAPParams,
 } from '../client/types';
@@ -54,6 +57,9 @@ export interface ClusterJobParams extends Partial<ClusterParams>, JobExtras {
   data: JobData;
 }
 
+/** `startTransformJob`'s options: the service's (`chunk_size`), and the job's name and meta. */
+export interface TransformJobOptions extends Partial<TransformParams>, JobExtras {}
+
 /** The service's answer, plus the typed result when it was immediate. */
 export type StartedJob = SubmitResponse & { immediate: boolean; typed: JobResult | null };
 
@@ -64,8 +70,10 @@ export interface ActiveJob extends JobView {
   meta: Record<string, unknown>;
   transport: Transport;
   /**
-   * The summary while the result is being fetched; then also `embeddings` (UMAP) or
-   * `labels` (clustering), as documented for `GET /status` (null until completed).
+   * The summary while the result is being fetched; then also `embeddings` (UMAP, and the
+   * placed rows of a transform) or `labels` (clustering), as documented for `GET /status`
+   * (null until completed). `job.model_id` (and `result.model_id`): the model a completed
+   * UMAP job started with `keep_model` kept.
    */
   result: CompletedResult | null;
   /** The newest intermediate layout (UMAP jobs started with `live`). */
@@ -98,6 +106,13 @@ export interface FollowOptions extends JobExtras {
 export interface UseStreamingUMAP {
   startUMAPJob: UseMutationResult<StartedJob, Error, UMAPJobParams>;
   startClusteringJob: UseMutationResult<StartedJob, Error, ClusterJobParams>;
+  /**
+   * Places rows into a kept model's layout (`model_id` of a `keep_model` UMAP job or answer):
+   * resolves with the immediate answer (`embeddings`), or with the job's answer while the
+   * job (kind `transform`) runs in `activeJobs`. Rejects with the service's error (404 unknown
+   * model, 409 still being fitted, 422 wrong number of columns).
+   */
+  startTransformJob: (modelId: string, data: Data, options?: TransformJobOptions) => Promise<StartedJob>;
   cancelJob: UseMutationResult<ControlResponse, Error, string>;
   pauseJob: UseMutationResult<ControlResponse, Error, string>;
   resumeJob: UseMutationResult<ControlResponse, Error, string>;
@@ -111,10 +126,14 @@ export interface UseStreamingUMAP {
   client: StreamingUMAPClient;
 }
 
-const UMAP_FIELDS = ['n_components', 'n_neighbors', 'min_dist', 'metric', 'random_state', 'n_epochs', 'chunk_size'] as const;
+const UMAP_FIELDS = [
+  'n_components', 'n_neighbors', 'min_dist', 'metric', 'random_state', 'n_epochs', 'chunk_size', 'keep_model', 'init_from',
+] as const;
 const CLUSTER_FIELDS = [
   'algorithm', 'n_clusters', 'eps', 'min_samples', 'min_cluster_size', 'metric', 'random_state', 'chunk_size',
 ] as const;
+const TRANSFORM_FIELDS = ['chunk_size'] as const;
+const KIND_NAMES: Record<JobKind, string> = { umap: 'UMAP', cluster: 'Clustering', transform: 'Transform' };
 
 function pick<T extends object>(source: T, fields: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -126,7 +145,7 @@ function pick<T extends object>(source: T, fields: readonly string[]): Record<st
 }
 
 function describe(kind: JobKind, data: JobData, response: SubmitResponse): string {
-  const what = kind === 'umap' ? 'UMAP' : 'Clustering';
+  const what = KIND_NAMES[kind];
   if ('demo' in data) return `${what} · ${data.demo} demo (${response.total_points.toLocaleString('en-US')} rows)`;
   return `${what} · ${response.total_points.toLocaleString('en-US')} rows`;
 }
@@ -137,13 +156,13 @@ function describe(kind: JobKind, data: JobData, response: SubmitResponse): strin
  */
 export function documentedResult(output: JobResult, summary: ResultSummary | null | undefined): CompletedResult {
   const result: CompletedResult = { ...summary };
-  const key = output.kind === 'umap' ? 'embeddings' : 'labels';
+  const key = output.kind === 'cluster' ? 'labels' : 'embeddings';
   let rows: number[][] | number[] | undefined;
   Object.defineProperty(result, key, {
     enumerable: true,
     configurable: true,
     get: () => {
-      rows ??= output.kind === 'umap' ? matrixToRows(output.embedding) : Array.from(output.labels);
+      rows ??= output.kind === 'cluster' ? Array.from(output.labels) : matrixToRows(output.embedding);
       return rows;
     },
   });
@@ -183,7 +202,7 @@ export function useStreamingUMAP(options: UseStreamingUMAPOptions = {}): UseStre
       live: extras.live, liveEvery: extras.liveEvery, forcePolling,
       onUpdate: (view) => update(jobId, (job) => {
         const jobKind = view.kind ?? job.kind;
-        const label = named ? job.label : `${jobKind === 'umap' ? 'UMAP' : 'Clustering'} · `
+        const label = named ? job.label : `${KIND_NAMES[jobKind]} · `
           + `${view.total_points.toLocaleString('en-US')} rows · job ${jobId.slice(0, 8)}`;
         return { ...view, result: view.result ?? null, kind: jobKind, label };
       }),
@@ -216,23 +235,31 @@ export function useStreamingUMAP(options: UseStreamingUMAPOptions = {}): UseStre
     };
   }, []);
 
-  const start = useCallback(async (kind: JobKind, params: UMAPJobParams | ClusterJobParams): Promise<StartedJob> => {
+  /** The immediate answer as it is; a job's answer once the job is followed in activeJobs. */
+  const settle = useCallback((kind: JobKind, data: JobData, response: SubmitResponse, extras: FollowOptions): StartedJob => {
+    if (response.job_id === 'immediate') {
+      return { ...response, immediate: true, typed: immediateResult(response, kind) };
+    }
+    follow(response.job_id, kind, { ...extras, label: extras.label ?? describe(kind, data, response) }, response.total_points);
+    return { ...response, immediate: false, typed: null };
+  }, [follow]);
+
+  const start = useCallback(async (kind: FitKind, params: UMAPJobParams | ClusterJobParams): Promise<StartedJob> => {
     const apiParams = pick(params, kind === 'umap' ? UMAP_FIELDS : CLUSTER_FIELDS);
     const data = params.data;
     let response: SubmitResponse;
     if ('demo' in data) response = await client.startDemo(data.demo, kind, apiParams, data.size);
     else if (kind === 'umap') response = await client.startUMAP(data, apiParams);
     else response = await client.startClustering(data, apiParams);
-    if (response.job_id === 'immediate') {
-      return { ...response, immediate: true, typed: immediateResult(response, kind) };
-    }
     const live = kind === 'umap' ? (params as UMAPJobParams).live : false;
     const liveEvery = kind === 'umap' ? (params as UMAPJobParams).liveEvery : undefined;
-    follow(response.job_id, kind, {
-      label: params.label ?? describe(kind, data, response), meta: params.meta, live, liveEvery,
-    }, response.total_points);
-    return { ...response, immediate: false, typed: null };
-  }, [client, follow]);
+    return settle(kind, data, response, { label: params.label, meta: params.meta, live, liveEvery });
+  }, [client, settle]);
+
+  const startTransformJob = useCallback(async (modelId: string, data: Data, options: TransformJobOptions = {}) => {
+    const response = await client.startTransform(modelId, data, pick(options, TRANSFORM_FIELDS));
+    return settle('transform', data, response, { label: options.label, meta: options.meta });
+  }, [client, settle]);
 
   const startUMAPJob = useMutation<StartedJob, Error, UMAPJobParams>({
     mutationFn: (params) => start('umap', params),
@@ -273,8 +300,8 @@ export function useStreamingUMAP(options: UseStreamingUMAPOptions = {}): UseStre
   }, []);
 
   return useMemo(() => ({
-    startUMAPJob, startClusteringJob, cancelJob, pauseJob, resumeJob, activeJobs: jobs,
+    startUMAPJob, startClusteringJob, startTransformJob, cancelJob, pauseJob, resumeJob, activeJobs: jobs,
     hasActiveJobs, followJob, removeJob, clearFinished, client,
-  }), [startUMAPJob, startClusteringJob, cancelJob, pauseJob, resumeJob, jobs, hasActiveJobs, followJob,
+  }), [startUMAPJob, startClusteringJob, startTransformJob, cancelJob, pauseJob, resumeJob, jobs, hasActiveJobs, followJob,
     removeJob, clearFinished, client]);
 }

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { labelsFromNpy, matrixFromNpy } from '../../src/client/matrix';
 import { writeNpy } from '../../src/client/npy';
-import type { StatusName } from '../../src/client/types';
+import type { JobKind, StatusName } from '../../src/client/types';
 
 const API = '/umap/streaming';
 const TERMINAL = new Set<StatusName>(['completed', 'failed', 'cancelled']);
@@ -23,6 +23,16 @@ export interface RecordedRequest {
   authorization: string | null;
   body: Buffer;
 }
+
+/** A kept model: what `keep_model` left behind, as `GET /models` lists it. */
+export interface ScriptedModel {
+  model_id: string;
+  job_id: string | null;
+  rows: number;
+  dims: number;
+}
+
+const kept = (params: Record<string, unknown>) => params.keep_model === true || params.keep_model === 'true';
 
 interface Subscriber {
   socket: WebSocket;
@@ -37,12 +47,16 @@ export class ScriptedJob {
   epoch: number | null = null;
   error: string | null = null;
   result: Float32Array | Int32Array | null = null;
+  /** Set when a job started with `keep_model` completes. */
+  modelId: string | null = null;
+  /** Called once when the job completes (the service keeps its model). */
+  onComplete: ((job: ScriptedJob) => void) | null = null;
   readonly subscribers = new Set<Subscriber>();
   readonly createdAt = Date.now() / 1000;
 
   constructor(
     readonly id: string,
-    readonly kind: 'umap' | 'cluster',
+    readonly kind: JobKind,
     readonly rows: number,
     readonly cols: number,
     readonly params: Record<string, unknown>,
@@ -53,14 +67,15 @@ export class ScriptedJob {
       job_id: this.id, status: this.status, stage: this.stage, total_points: this.rows,
       processed_points: Math.round((this.rows * this.progress) / 100), current_chunk: 0, total_chunks: 1,
       progress_percentage: this.progress, estimated_completion: null,
-      eta_seconds: TERMINAL.has(this.status) ? 0 : 10, processing_time: 1,
+      eta_seconds: TERMINAL.has(this.status) ? 0 : 10, processing_time: 1, model_id: this.modelId,
     };
   }
 
   summary(): Record<string, unknown> | null {
     if (this.status !== 'completed' || this.result === null) return null;
     const urls = { result_url: `${API}/result/${this.id}`, npy_url: `${API}/result/${this.id}?format=npy` };
-    if (this.kind === 'umap') return { n_rows: this.rows, n_components: 2, ...urls };
+    if (this.kind === 'umap') return { n_rows: this.rows, n_components: 2, model_id: this.modelId, ...urls };
+    if (this.kind === 'transform') return { n_rows: this.rows, n_components: 2, ...urls };
     return { n_clusters: new Set(this.result).size, noise_points: 0, ...urls };
   }
 
@@ -108,9 +123,11 @@ export class ScriptedJob {
   }
 
   complete(result?: Float32Array | Int32Array): void {
-    this.result = result ?? (this.kind === 'umap'
-      ? Float32Array.from({ length: this.rows * 2 }, (_, i) => i / 2)
-      : Int32Array.from({ length: this.rows }, (_, i) => i % 3));
+    this.result = result ?? (this.kind === 'cluster'
+      ? Int32Array.from({ length: this.rows }, (_, i) => i % 3)
+      : Float32Array.from({ length: this.rows * 2 }, (_, i) => i / 2));
+    if (this.kind === 'umap' && kept(this.params)) this.modelId = this.id;
+    this.onComplete?.(this);
     this.status = 'completed';
     this.stage = 'done';
     this.progress = 100;
@@ -136,6 +153,7 @@ export class ScriptedJob {
 
 export class ScriptedService {
   readonly jobs = new Map<string, ScriptedJob>();
+  readonly models = new Map<string, ScriptedModel>();
   readonly requests: RecordedRequest[] = [];
   /** Answer WebSocket upgrades with 503, as a proxy that blocks sockets would. */
   refuseSockets = false;
@@ -186,10 +204,20 @@ export class ScriptedService {
     for (const job of this.jobs.values()) job.subscribers.clear();
   }
 
-  addJob(kind: 'umap' | 'cluster', rows: number, cols = 4, params: Record<string, unknown> = {}): ScriptedJob {
+  addJob(kind: JobKind, rows: number, cols = 4, params: Record<string, unknown> = {}): ScriptedJob {
     const job = new ScriptedJob(`job${this.nextId++}`, kind, rows, cols, params);
+    job.onComplete = (done) => {
+      if (done.modelId) this.models.set(done.modelId, { model_id: done.modelId, job_id: done.id, rows, dims: cols });
+    };
     this.jobs.set(job.id, job);
     return job;
+  }
+
+  /** A kept model of `dims` columns, as a completed `keep_model` job leaves one. */
+  addModel(dims: number, rows = 100): ScriptedModel {
+    const model = { model_id: `model${this.nextId++}`, job_id: null, rows, dims };
+    this.models.set(model.model_id, model);
+    return model;
   }
 
   job(id: string): ScriptedJob {
@@ -226,6 +254,10 @@ export class ScriptedService {
       this.submit(action, record, send);
       return;
     }
+    if (action === 'transform' || action === 'models') {
+      this.onModel(action, id ? this.models.get(id) : undefined, id, record, send);
+      return;
+    }
     const job = id ? this.jobs.get(id) : undefined;
     if (id && !job) {
       send(404, { detail: `no job with id '${id}'`, field: null, row: null });
@@ -236,7 +268,7 @@ export class ScriptedService {
     } else if (job && action === 'result') {
       if (job.result === null) send(409, { detail: `job ${job.id} is ${job.status}`, field: null, row: null });
       else {
-        const shape = job.kind === 'umap' ? [job.rows, 2] : [job.rows];
+        const shape = job.kind === 'cluster' ? [job.rows] : [job.rows, 2];
         res.writeHead(200, { 'Content-Type': 'application/x-npy' });
         res.end(Buffer.from(writeNpy(job.result, shape)));
       }
@@ -252,10 +284,28 @@ export class ScriptedService {
     }
   }
 
-  private submit(kind: 'umap' | 'cluster', record: RecordedRequest, send: (s: number, b: unknown) => void): void {
+  private onModel(action: string, model: ScriptedModel | undefined, id: string | undefined, record: RecordedRequest,
+    send: (s: number, b: unknown) => void): void {
+    if (!id && record.method === 'GET') {
+      const models = [...this.models.values()];
+      send(200, { models, count: models.length, total: models.length, next_after: null });
+    } else if (!model) {
+      send(404, { detail: `no model with id '${id}'`, field: null, row: null });
+    } else if (action === 'transform' && record.method === 'POST') {
+      this.submit('transform', record, send, model);
+    } else if (record.method === 'DELETE') {
+      this.models.delete(model.model_id);
+      send(200, { model_id: model.model_id, message: 'deleted' });
+    } else {
+      send(200, model);
+    }
+  }
+
+  private submit(kind: JobKind, record: RecordedRequest, send: (s: number, b: unknown) => void, model?: ScriptedModel): void {
     let rows: number;
     let cols: number;
     let params: Record<string, unknown>;
+    let data: number[][] | null = null;
     if (record.contentType.startsWith('application/x-npy')) {
       const buffer = record.body.buffer.slice(record.body.byteOffset, record.body.byteOffset + record.body.byteLength);
       const m = matrixFromNpy(buffer as ArrayBuffer);
@@ -267,25 +317,36 @@ export class ScriptedService {
         send(422, { detail: 'invalid `data`: expected a non-empty list of rows', field: 'data', row: null });
         return;
       }
-      const data = body.data as number[][];
+      data = body.data as number[][];
       [rows, cols] = [data.length, data[0].length];
       const { data: _data, ...rest } = body;
       params = rest;
-      if (rows < this.immediateThreshold) {
-        const answer = kind === 'umap'
-          ? { embeddings: data.map((row) => [row[0], row[1]]) }
-          : { labels: data.map((_, i) => i % 2), n_clusters: 2, noise_points: 0, centers: null };
-        send(200, {
-          job_id: 'immediate', status: 'completed', message: 'computed immediately', total_points: rows,
-          estimated_chunks: 1, processing_time: 0.01, warning: null, ...answer,
-        });
-        return;
-      }
+    }
+    if (typeof params.init_from === 'string' && !this.models.has(params.init_from)) {
+      send(404, { detail: `init_from: no model with id '${params.init_from}'`, field: 'init_from', row: null });
+      return;
+    }
+    if (model && cols !== model.dims) {
+      send(422, { detail: `expected rows of ${model.dims} values (the model's); found ${cols}`, field: 'data', row: null });
+      return;
+    }
+    if (data !== null && rows < this.immediateThreshold) {
+      const modelId = kind === 'umap' && kept(params) ? `model${this.nextId++}` : null;
+      if (modelId) this.models.set(modelId, { model_id: modelId, job_id: null, rows, dims: cols });
+      const answer = kind === 'cluster'
+        ? { labels: data.map((_, i) => i % 2), n_clusters: 2, noise_points: 0, centers: null }
+        : { embeddings: data.map((row) => [row[0], row[1]]), model_id: modelId };
+      send(200, {
+        job_id: 'immediate', status: 'completed', message: 'computed immediately', total_points: rows,
+        estimated_chunks: 1, processing_time: 0.01, warning: null, ...answer,
+      });
+      return;
     }
     const job = this.addJob(kind, rows, cols, params);
     send(202, {
       job_id: job.id, status: 'started', message: `${kind} job queued (${rows} x ${cols})`, total_points: rows,
       estimated_chunks: 1, warning: null, status_url: `${API}/status/${job.id}`, ws_url: `${API}/ws/${job.id}`,
+      model_id: kind === 'umap' && kept(params) ? job.id : null,
     });
   }
 

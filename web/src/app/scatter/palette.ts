@@ -7,6 +7,9 @@ const PALETTE = [
 /** Labels further apart than this share a colour. */
 export const PALETTE_SIZE = PALETTE.length;
 const NOISE = 0xb0b0b0;
+/** Points placed into a finished layout: a colour no label has, inside a dark ring. */
+export const PLACED_FILL = '#ffd21f';
+export const PLACED_RING = '#1d2330';
 const PLAIN = 0x3b6fd6;
 
 export function colourOf(label: number | null): string {

@@ -1,7 +1,9 @@
 /**
  * A WebGL2 scatter plot: one vertex buffer of x/y, one of RGBA bytes, drawn as round
  * points in a single draw call. Frames are drawn on requestAnimationFrame only when
- * something changed; a new layout replaces the buffer contents in place.
+ * something changed; a new layout replaces the buffer contents in place. Placed points
+ * (rows added to a finished layout) have a buffer of their own, drawn over the layout
+ * in one colour with a ring; they never move the view, which stays fitted to the layout.
  *
  * Coordinates: data -> view (fit to the data bounds, then the user's zoom and pan,
  * in units of half the canvas's smaller side) -> clip space.
@@ -9,7 +11,7 @@
 
 import type { Matrix } from '../../client/matrix';
 import { boundsOf, PointGrid, type Bounds } from './grid';
-import { colourBytes } from './palette';
+import { colourBytes, PLACED_FILL, PLACED_RING } from './palette';
 
 const VERTEX = `#version 300 es
 in vec2 a_pos;
@@ -78,9 +80,14 @@ export class ScatterRenderer {
   private readonly vao: WebGLVertexArrayObject;
   private readonly posBuffer: WebGLBuffer;
   private readonly colourBuffer: WebGLBuffer;
+  private readonly placedVao: WebGLVertexArrayObject;
+  private readonly placedBuffer: WebGLBuffer;
+  private readonly colourAttribute: number;
   private readonly uniforms: Record<'scale' | 'offset' | 'size', WebGLUniformLocation | null>;
   private xy: Float32Array = new Float32Array(0);
   private count = 0;
+  private placedXY: Float32Array = new Float32Array(0);
+  private placed = 0;
   private capacity = 0;
   private bounds: Bounds = { minX: -1, minY: -1, maxX: 1, maxY: 1 };
   private grid: PointGrid | null = null;
@@ -113,11 +120,23 @@ export class ScatterRenderer {
     gl.bindBuffer(gl.ARRAY_BUFFER, this.colourBuffer);
     gl.enableVertexAttribArray(colour);
     gl.vertexAttribPointer(colour, 4, gl.UNSIGNED_BYTE, true, 0, 0);
+    this.colourAttribute = colour;
+    // placed points: positions only; their colour is the attribute's constant value
+    this.placedVao = gl.createVertexArray()!;
+    this.placedBuffer = gl.createBuffer()!;
+    gl.bindVertexArray(this.placedVao);
+    gl.bindBuffer(gl.ARRAY_BUFFER, this.placedBuffer);
+    gl.enableVertexAttribArray(pos);
+    gl.vertexAttribPointer(pos, 2, gl.FLOAT, false, 0, 0);
     gl.bindVertexArray(null);
   }
 
   get pointCount(): number {
     return this.count;
+  }
+
+  get placedCount(): number {
+    return this.placed;
   }
 
   /** New positions (same rows: the view keeps the user's zoom and pan). */
@@ -140,6 +159,15 @@ export class ScatterRenderer {
       this.setLabels(labels);
       this.resetView();
     }
+    this.requestDraw();
+  }
+
+  /** Points placed into the layout, drawn over it (null: none). */
+  setPlaced(m: Matrix | null): void {
+    this.placedXY = m ? xyOf(m) : new Float32Array(0);
+    this.placed = m?.rows ?? 0;
+    this.gl.bindBuffer(this.gl.ARRAY_BUFFER, this.placedBuffer);
+    this.gl.bufferData(this.gl.ARRAY_BUFFER, this.placedXY, this.gl.STATIC_DRAW);
     this.requestDraw();
   }
 
@@ -210,6 +238,11 @@ export class ScatterRenderer {
     return this.toScreen(this.xy[2 * index], this.xy[2 * index + 1]);
   }
 
+  placedPosition(index: number): { x: number; y: number } | null {
+    if (index < 0 || index >= this.placed) return null;
+    return this.toScreen(this.placedXY[2 * index], this.placedXY[2 * index + 1]);
+  }
+
   // ------------------------------------------------------------ interaction
 
   panBy(dxPx: number, dyPx: number): void {
@@ -271,8 +304,23 @@ export class ScatterRenderer {
       gl.uniform1f(this.uniforms.size, this.pointSize() + 10);
       gl.drawArrays(gl.POINTS, this.highlighted, 1);
     }
+    if (this.placed > 0) this.drawPlaced();
     gl.bindVertexArray(null);
     this.stats.draws++;
+  }
+
+  /** A dark ring, then the fill: larger than the layout's points and opaque, so they stand out. */
+  private drawPlaced(): void {
+    const gl = this.gl;
+    const dpr = globalThis.devicePixelRatio || 1;
+    const size = Math.max(this.pointSize(), 4 * dpr);
+    gl.bindVertexArray(this.placedVao);
+    for (const [hex, px] of [[PLACED_RING, size + 3.5 * dpr], [PLACED_FILL, size + 1 * dpr]] as const) {
+      const rgb = parseInt(hex.slice(1), 16);
+      gl.vertexAttrib4f(this.colourAttribute, ((rgb >> 16) & 255) / 255, ((rgb >> 8) & 255) / 255, (rgb & 255) / 255, 1);
+      gl.uniform1f(this.uniforms.size, px);
+      gl.drawArrays(gl.POINTS, 0, this.placed);
+    }
   }
 
   dispose(): void {
@@ -280,7 +328,9 @@ export class ScatterRenderer {
     const gl = this.gl;
     gl.deleteBuffer(this.posBuffer);
     gl.deleteBuffer(this.colourBuffer);
+    gl.deleteBuffer(this.placedBuffer);
     gl.deleteVertexArray(this.vao);
+    gl.deleteVertexArray(this.placedVao);
     gl.deleteProgram(this.prog);
   }
 }
