@@ -113,3 +113,40 @@ def test_initial_positions_are_umap_learns_without_its_row_loop() -> None:
     embedding = rng.normal(size=(500, 2)).astype(np.float32)
     assert np.allclose(initial_positions(graph, embedding), init_graph_transform(graph, embedding),
                        equal_nan=True, atol=1e-5)
+
+
+def test_a_kept_models_index_is_cached_beside_it_and_rebuilt_when_unusable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from streaming_umap.backends.cpu import CPUBackend
+    from streaming_umap.jobs.model_store import load_layout_model, model_meta, read_meta, write_model_files
+    from streaming_umap.pipeline import transform_cpu
+
+    data, labels = labelled_mixture(6000, 16, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import umap  # noqa: F401  (it warns at import that TensorFlow is missing)
+    fitted = CPUBackend().umap(data[:5000], UMAPParams(random_state=0), NullCheckpoint(), RunOptions())
+    a, b = curve_parameters(0.1)
+    meta = model_meta(model_id="m", rows=5000, dims=16, n_components=2, metric="euclidean", n_neighbors=15,
+                      a=a, b=b, params={"random_state": 0, "n_epochs": None}, backend="cpu", job_id=None)
+    write_model_files(tmp_path, data[:5000], fitted.embedding, meta)
+    for staged, final in (("model-train.npy", "train.npy"), ("model-embedding.npy", "embedding.npy")):
+        (tmp_path / staged).rename(tmp_path / final)
+    assert read_meta(tmp_path)["rows"] == 5000
+    model = load_layout_model(tmp_path)
+    options = RunOptions(chunk_size=500, model_dir=str(tmp_path))
+    cp = Stages()
+    first = CPUBackend().transform(model, data[5000:], cp, options).embedding
+    assert cp.stages == [("index", 1), ("transform", 2)]
+    cached = list(tmp_path.glob("index-cpu-*.pkl"))
+    assert len(cached) == 1 and cached[0].stat().st_size > 0
+    assert _accuracy(model.embedding, labels[:5000], first, labels[5000:]) >= 0.95
+
+    transform_cpu.forget_index(tmp_path)  # as a fresh worker: the index comes from the file
+    again = CPUBackend().transform(model, data[5000:], NullCheckpoint(), options).embedding
+    np.testing.assert_array_equal(first, again)  # the same index, the same seeded placement
+
+    transform_cpu.forget_index(tmp_path)
+    cached[0].write_bytes(b"not a pickle")  # cut off, or written by another version
+    rebuilt = CPUBackend().transform(model, data[5000:], NullCheckpoint(), options).embedding
+    assert _accuracy(model.embedding, labels[:5000], rebuilt, labels[5000:]) >= 0.95
+    assert cached[0].stat().st_size > 100  # replaced by a good one
