@@ -191,3 +191,104 @@ def test_models_survive_a_restart_and_expire_when_unused(make_service: object) -
 
         wait_for(lambda: c.get(f"{API}/models/{model_id}").status_code == 404, timeout=60)
     assert not (svc.data_dir / "models" / model_id).exists()
+
+
+def _clustered(c: object, points: np.ndarray, **params: object) -> tuple[str, dict]:  # type: ignore[type-arg]
+    job_id = start_job(c, "cluster", points, **params)  # type: ignore[arg-type]
+    assert wait_status(c, job_id)["status"] == "completed"  # type: ignore[arg-type]
+    return job_id, c.get(f"{API}/result/{job_id}").json()  # type: ignore[attr-defined]
+
+
+def _attach(c: object, model_id: str, job_id: str):  # type: ignore[no-untyped-def]
+    return c.post(f"{API}/models/{model_id}/clustering", json={"job_id": job_id})  # type: ignore[attr-defined]
+
+
+def _nearest_label(layout: np.ndarray, labels: np.ndarray, placed: np.ndarray) -> np.ndarray:
+    from sklearn.neighbors import NearestNeighbors
+
+    _, nearest = NearestNeighbors(n_neighbors=1).fit(layout).kneighbors(placed)
+    found: np.ndarray = np.asarray(labels)[nearest[:, 0]]
+    return found
+
+
+def test_a_model_with_a_clustering_labels_the_rows_it_places(service: Service) -> None:
+    from streaming_umap.client import Client
+
+    data, _ = _mixture(3600)
+    fit, new = slice(0, 2400), slice(2400, 3600)
+    with service.client() as c:
+        model_id, layout = _fit(c, data[fit], random_state=0)
+        kmeans_id, kmeans = _clustered(c, layout, algorithm="kmeans", n_clusters=20, random_state=0)
+        hdbscan_id, hdbscan = _clustered(c, layout, algorithm="hdbscan", min_cluster_size=30)
+
+        attached = _attach(c, model_id, kmeans_id)
+        assert attached.status_code == 200, attached.text
+        entry = attached.json()["clustering"]
+        assert (entry["job_id"], entry["algorithm"], entry["space"]) == (kmeans_id, "kmeans", "layout")
+        assert entry["n_clusters"] == 20 and entry["radius"] is None and entry["params"]["n_clusters"] == 20
+        assert c.get(f"{API}/models/{model_id}").json()["clustering"] == entry
+
+        # at once: kmeans labels are the nearest centre of where the rows were placed
+        now = c.post(f"{API}/transform/{model_id}", json={"data": data[new][:400].tolist()}).json()
+        placed, labels = np.asarray(now["embeddings"]), np.asarray(now["labels"])
+        assert labels.shape == (400,) and now["n_clusters"] == 20
+        centers = np.asarray(kmeans["centers"])
+        nearest_centre = np.linalg.norm(placed[:, None, :] - centers[None], axis=2).argmin(axis=1)
+        np.testing.assert_array_equal(labels, nearest_centre)
+        assert np.mean(labels == _nearest_label(layout, kmeans["labels"], placed)) >= 0.9
+
+        # the hdbscan clustering replaces it; a job's result carries the labels too
+        entry = _attach(c, model_id, hdbscan_id).json()["clustering"]
+        assert entry["algorithm"] == "hdbscan" and len(entry["radius"]) == hdbscan["n_clusters"] >= 2
+        response = _transform(c, model_id, data[new])
+        assert response.status_code == 202, response.text
+        job_id = response.json()["job_id"]
+        status = wait_status(c, job_id)
+        assert status["status"] == "completed" and status["result"]["n_clusters"] == hdbscan["n_clusters"]
+        body = c.get(f"{API}/result/{job_id}").json()
+        placed, labels = np.asarray(body["embeddings"]), np.asarray(body["labels"])
+        assert labels.shape == (1200,) and labels.max() < hdbscan["n_clusters"]
+        assert np.mean(labels == _nearest_label(layout, hdbscan["labels"], placed)) >= 0.9
+        np.testing.assert_array_equal(_result(c, job_id), placed.astype(np.float32))  # npy: the embedding
+
+        # through the Python client: at once and as a job
+        with Client(service.url, timeout=120) as client:
+            small = client.transform_labelled(model_id, data[new][:300], progress=False)
+            assert small.labels is not None and small.labels.shape == (300,)
+            assert small.n_clusters == hdbscan["n_clusters"] and small.embedding.shape == (300, 2)
+            large = client.transform_labelled(model_id, data[new], progress=False)
+            np.testing.assert_array_equal(large.labels, labels)
+            info = client.detach_clustering(model_id)
+            assert info.clustering is None
+            assert client.transform_labelled(model_id, data[new][:50], progress=False).labels is None
+            assert client.attach_clustering(model_id, kmeans_id).clustering["algorithm"] == "kmeans"  # type: ignore[index]
+
+        # detached: transforms place rows without labels
+        assert c.delete(f"{API}/models/{model_id}/clustering").json()["clustering"] is None
+        plain = c.post(f"{API}/transform/{model_id}", json={"data": data[new][:20].tolist()}).json()
+        assert plain.get("labels") is None and len(plain["embeddings"]) == 20
+        c.delete(f"{API}/models/{model_id}")
+
+
+def test_attaching_a_clustering_that_does_not_fit_the_model_is_a_clear_4xx(service: Service) -> None:
+    data, _ = _mixture(2600, dims=8, seed=9)
+    with service.client() as c:
+        model_id, _layout = _fit(c, data[:1200], random_state=1, n_epochs=50)
+        other, _ = _clustered(c, data[:1500], algorithm="kmeans", n_clusters=4, random_state=0)
+        wrong = _attach(c, model_id, other)
+        assert wrong.status_code == 422 and wrong.json()["field"] == "job_id"
+        assert "1500 rows of 8 columns" in wrong.json()["detail"] and "1200 x 2" in wrong.json()["detail"]
+        not_cluster = _attach(c, model_id, model_id)
+        assert not_cluster.status_code == 422 and "umap job" in not_cluster.json()["detail"]
+        unknown = _attach(c, model_id, "f" * 32)
+        assert unknown.status_code == 404 and "no job" in unknown.json()["detail"]
+        assert _attach(c, "0" * 32, other).status_code == 404
+        assert c.post(f"{API}/models/{model_id}/clustering", json={"job": other}).status_code == 422
+
+        running = start_job(c, "umap", data, n_epochs=5000)
+        early = _attach(c, model_id, running)
+        assert early.status_code == 409 and "once it has completed" in early.json()["detail"]
+        c.delete(f"{API}/cancel/{running}")
+        assert wait_status(c, running)["status"] == "cancelled"
+        assert c.get(f"{API}/models/{model_id}").json()["clustering"] is None
+        c.delete(f"{API}/models/{model_id}")

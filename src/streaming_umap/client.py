@@ -15,7 +15,8 @@ difference (``handle.job_id == "immediate"``).
 ``umap``, ``cluster``, ``transform`` (submit, wait with a progress bar, fetch),
 ``submit_umap``, ``submit_cluster`` and ``submit_transform`` (return a :class:`JobHandle`),
 ``job(id)``, ``jobs()``, ``health()``, and for kept models ``models()``, ``model(id)``,
-``delete_model(id)``. A :class:`JobHandle` has ``frames()``, ``wait()``, ``result()``,
+``delete_model(id)``, ``attach_clustering(id, job_id)``, ``detach_clustering(id)`` and
+``transform_labelled``. A :class:`JobHandle` has ``frames()``, ``wait()``, ``result()``,
 ``status()``, ``cancel()``, ``pause()``, ``resume()`` and ``model_id``.
 
 Kept models: ``umap(X, keep_model=True)`` returns a :class:`UMAPResult` (``embedding``,
@@ -23,6 +24,10 @@ Kept models: ``umap(X, keep_model=True)`` returns a :class:`UMAPResult` (``embed
 
     >>> fitted = client.umap(X, keep_model=True)
     >>> placed = client.transform(fitted.model_id, X_new)    # float32, rows x n_components
+    >>> clusters = client.submit_cluster(fitted.embedding, algorithm="hdbscan")  # a job: >= 1000 rows
+    >>> clusters.wait()
+    >>> client.attach_clustering(fitted.model_id, clusters.job_id)
+    >>> labelled = client.transform_labelled(fitted.model_id, X_new) # .embedding, .labels
 
 Only numpy, httpx, websockets and tqdm are needed (``pip install streaming-umap[client]``);
 nothing of the server side is imported.
@@ -80,6 +85,7 @@ from ._client.models import (
     LayoutOptions,
     ModelDeleted,
     ModelInfo,
+    PlacedResult,
     UMAPOptions,
     UMAPResult,
 )
@@ -111,6 +117,7 @@ __all__ = [
     "ModelInfo",
     "NotFound",
     "PayloadTooLarge",
+    "PlacedResult",
     "QueueFull",
     "ServerError",
     "StreamingUMAPClientError",

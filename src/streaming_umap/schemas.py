@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta, Struct
@@ -47,6 +47,7 @@ FIELD_RULES: dict[str, str] = {
     "eps": "a number > 0",
     "min_samples": "an integer in 1..10000",
     "min_cluster_size": "an integer in 2..1000000",
+    "job_id": "the id of a completed cluster job",
 }
 
 
@@ -223,6 +224,28 @@ class ResultBody(Struct, kw_only=True):
     centers: list[list[float]] | None = None
 
 
+class ClusteringRequest(Struct, kw_only=True, forbid_unknown_fields=True):
+    """JSON body of ``POST /umap/streaming/models/{model_id}/clustering``."""
+
+    job_id: Annotated[str, Meta(min_length=1, description=(
+        "a completed cluster job of the model's layout (its rows x n_components) or of its "
+        "training rows (rows x dims)"))]
+
+
+class ModelClustering(Struct, kw_only=True):
+    """The clustering attached to a kept model: transforms into it label the rows they
+    place (``labels``, -1 = noise)."""
+
+    job_id: str  # the cluster job whose labels were copied
+    algorithm: Algorithm
+    space: Literal["layout", "rows"]  # what it clustered: the layout, or the training rows
+    params: dict[str, Any]  # the cluster job's parameters
+    n_clusters: int
+    # the fitted distance past which a placed point is noise: dbscan eps, hdbscan one radius
+    # per cluster (the largest distance from a member to its nearest other member), kmeans null
+    radius: float | list[float] | None = None
+
+
 class ModelInfo(Struct, kw_only=True):
     """A kept model: a fitted layout stored as plain arrays (training rows, embedding) and
     parameters, into which new rows can be placed on any backend."""
@@ -243,6 +266,7 @@ class ModelInfo(Struct, kw_only=True):
     created_at: float
     last_used_at: float
     expires_at: float  # unused this long (STREAMING_UMAP_MODEL_TTL), it is removed
+    clustering: ModelClustering | None = None  # attached with POST .../models/{id}/clustering
 
 
 class ModelList(Struct, kw_only=True):
@@ -440,9 +464,17 @@ def check_unique_keys(body: bytes | bytearray) -> None:
 
 def decode_request(kind: str, body: bytes | bytearray) -> Request:
     """Decode and type-check a JSON request body (call it off the event loop)."""
+    return decode_json(body, REQUEST_TYPE[kind])
+
+
+T = TypeVar("T")
+
+
+def decode_json(body: bytes | bytearray, type_: type[T]) -> T:
+    """A JSON body as ``type_``: 400 malformed or a repeated key, 422 naming the field."""
     check_unique_keys(body)
     try:
-        return msgspec.json.decode(body, type=REQUEST_TYPE[kind])
+        return msgspec.json.decode(body, type=type_)
     except msgspec.ValidationError as exc:
         raise invalid_from_msgspec(exc) from None
     except msgspec.DecodeError as exc:

@@ -24,6 +24,7 @@ from .models import (
     LayoutOptions,
     ModelDeleted,
     ModelInfo,
+    PlacedResult,
     UMAPOptions,
     UMAPResult,
 )
@@ -32,6 +33,8 @@ from .sync import (
     POLL_RETRIES,
     ClientSettings,
     SocketLost,
+    attach_body,
+    clustering_path,
     jobs_query,
     keep,
     model_path,
@@ -50,6 +53,7 @@ from .wire import (
     cluster_result,
     kept,
     load_npy,
+    placed_from_json,
     submitted,
     upload,
 )
@@ -113,6 +117,14 @@ class AsyncClient(ClientSettings):
             body = (await self.request("DELETE", model_path(model_id))).json()
         return ModelDeleted(str(body["model_id"]), str(body.get("message", "")))
 
+    async def attach_clustering(self, model_id: str, job_id: str) -> ModelInfo:
+        response = await self.request("POST", clustering_path(model_id), json=attach_body(job_id))
+        return ModelInfo.from_dict(response.json())
+
+    async def detach_clustering(self, model_id: str) -> ModelInfo:
+        with naming_model(model_id):
+            return ModelInfo.from_dict((await self.request("DELETE", clustering_path(model_id))).json())
+
     async def _submit(self, kind: str, data: Any, options: dict[str, Any],
                       model: str | None = None) -> AsyncJobHandle:
         up = upload(kind, data, options, model)
@@ -161,6 +173,12 @@ class AsyncClient(ClientSettings):
             out = await job.result(progress=progress, timeout=timeout)
         assert isinstance(out, np.ndarray)
         return out
+
+    async def transform_labelled(self, model_id: str, data: Any, *, progress: bool = True,
+                                 timeout: float | None = None,
+                                 chunk_size: int | None = None) -> PlacedResult:
+        async with await self.submit_transform(model_id, data, chunk_size) as job:
+            return await job.placed(progress=progress, timeout=timeout)
 
     async def cluster(self, data: Any, *, progress: bool = True, timeout: float | None = None,
                       **options: Unpack[ClusterOptions]) -> ClusterResult:
@@ -297,6 +315,15 @@ class AsyncJobHandle(HandleState[AsyncClient]):
             response = await self.client.request("GET", f"{API}/result/{self.job_id}")
             return cluster_from_json(response.json())
         return cluster_result(await self._npy(), final.result)
+
+    async def placed(self, progress: bool = False, timeout: float | None = None) -> PlacedResult:
+        if self.submitted is not None and self.submitted.immediate is not None:
+            return placed_from_json(self.submitted.body)
+        final = await self.wait(progress, timeout)
+        if (final.result or {}).get("n_clusters") is None:
+            return PlacedResult(await self._npy())
+        response = await self.client.request("GET", f"{API}/result/{self.job_id}")
+        return placed_from_json(response.json())
 
     async def _npy(self) -> np.ndarray:
         response = await self.client.request("GET", f"{API}/result/{self.job_id}",

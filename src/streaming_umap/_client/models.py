@@ -97,13 +97,26 @@ class UMAPResult:
     model_id: str
 
 
+@dataclass(frozen=True)
+class PlacedResult:
+    """What ``transform_labelled`` returns: the placed rows' positions (float32, rows x
+    ``n_components``) and, when the model has a clustering attached, their cluster labels
+    (int32, -1 = noise) and the clustering's ``n_clusters``; ``None`` without one."""
+
+    embedding: np.ndarray
+    labels: np.ndarray | None = None
+    n_clusters: int | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModelInfo:
     """A kept model (``GET /umap/streaming/models/{id}``): the fitted layout of ``rows`` x
     ``dims`` training rows, into which ``transform`` places new rows of ``dims`` columns.
 
     ``job_id`` is the job that fitted it (``None``: an immediate answer). Times are Unix
-    seconds; unused until ``expires_at``, the server removes it. ``raw`` keeps every field.
+    seconds; unused until ``expires_at``, the server removes it. ``clustering`` is the
+    clustering attached to it (``attach_clustering``: ``job_id``, ``algorithm``, ``space``,
+    ``params``, ``n_clusters``, ``radius``), ``None`` without one. ``raw`` keeps every field.
     """
 
     model_id: str
@@ -122,6 +135,7 @@ class ModelInfo:
     created_at: float | None = None
     last_used_at: float | None = None
     expires_at: float | None = None
+    clustering: dict[str, Any] | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod

@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import (
     ConnectionError,
+    InvalidInput,
     JobCancelled,
     JobFailed,
     NotFound,
@@ -33,6 +34,7 @@ from .models import (
     LayoutOptions,
     ModelDeleted,
     ModelInfo,
+    PlacedResult,
     UMAPOptions,
     UMAPResult,
 )
@@ -48,6 +50,7 @@ from .wire import (
     kept,
     load_npy,
     model_id,
+    placed_from_json,
     submitted,
     upload,
     ws_base,
@@ -104,6 +107,17 @@ def socket_refusal(code: int | None, error: str | None, job_id: str, url: str) -
 
 def model_path(model: str) -> str:
     return f"{API}/models/{model_id(model)}"
+
+
+def clustering_path(model: str) -> str:
+    return f"{model_path(model)}/clustering"
+
+
+def attach_body(job_id: str) -> dict[str, str]:
+    if not isinstance(job_id, str) or not job_id:
+        raise InvalidInput(f"job_id must be the id of a completed cluster job; found {job_id!r}",
+                           field="job_id")
+    return {"job_id": job_id}
 
 
 def raise_for_end(frame: Frame) -> Frame:
@@ -207,6 +221,18 @@ class Client(ClientSettings):
             body = self.request("DELETE", model_path(model_id)).json()
         return ModelDeleted(str(body["model_id"]), str(body.get("message", "")))
 
+    def attach_clustering(self, model_id: str, job_id: str) -> ModelInfo:
+        """Attach the completed cluster job ``job_id`` (of the model's layout, or of its
+        training rows) to the model: ``transform_labelled`` then labels the rows it places.
+        Replaces a clustering attached before; the answer's ``clustering`` describes it."""
+        body = self.request("POST", clustering_path(model_id), json=attach_body(job_id)).json()
+        return ModelInfo.from_dict(body)
+
+    def detach_clustering(self, model_id: str) -> ModelInfo:
+        """Remove the model's clustering: later transforms carry no labels."""
+        with naming_model(model_id):
+            return ModelInfo.from_dict(self.request("DELETE", clustering_path(model_id)).json())
+
     # ---------------------------------------------------------------- work
 
     def _submit(self, kind: str, data: Any, options: dict[str, Any],
@@ -264,6 +290,13 @@ class Client(ClientSettings):
             out = job.result(progress=progress, timeout=timeout)
         assert isinstance(out, np.ndarray)
         return out
+
+    def transform_labelled(self, model_id: str, data: Any, *, progress: bool = True,
+                           timeout: float | None = None, chunk_size: int | None = None) -> PlacedResult:
+        """:meth:`transform`, with the placed rows' cluster labels (int32, -1 = noise) where
+        the model has a clustering attached (:meth:`attach_clustering`; else ``labels`` is None)."""
+        with self.submit_transform(model_id, data, chunk_size) as job:
+            return job.placed(progress=progress, timeout=timeout)
 
     def cluster(self, data: Any, *, progress: bool = True, timeout: float | None = None,
                 **options: Unpack[ClusterOptions]) -> ClusterResult:
@@ -419,6 +452,15 @@ class JobHandle(HandleState[Client]):
         if params.get("algorithm") == "kmeans":
             return cluster_from_json(self.client.request("GET", f"{API}/result/{self.job_id}").json())
         return cluster_result(self._npy(), final.result)
+
+    def placed(self, progress: bool = False, timeout: float | None = None) -> PlacedResult:
+        """A transform's result with its labels (see :meth:`Client.transform_labelled`)."""
+        if self.submitted is not None and self.submitted.immediate is not None:
+            return placed_from_json(self.submitted.body)
+        final = self.wait(progress, timeout)
+        if (final.result or {}).get("n_clusters") is None:  # no clustering: the .npy alone
+            return PlacedResult(self._npy())
+        return placed_from_json(self.client.request("GET", f"{API}/result/{self.job_id}").json())
 
     def _npy(self) -> np.ndarray:
         response = self.client.request("GET", f"{API}/result/{self.job_id}", params={"format": "npy"})

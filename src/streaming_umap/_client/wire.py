@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from .errors import InvalidInput, StreamingUMAPClientError
-from .models import ClusterResult, ControlReply, Frame, JobStatus, UMAPResult
+from .models import ClusterResult, ControlReply, Frame, JobStatus, PlacedResult, UMAPResult
 
 API = "/umap/streaming"
 NPY_TYPE = "application/x-npy"
@@ -136,6 +136,14 @@ def cluster_from_json(body: dict[str, Any]) -> ClusterResult:
         noise_points=body.get("noise_points"),
         centers=None if centers is None else np.asarray(centers, dtype=np.float32),
     )
+
+
+def placed_from_json(body: dict[str, Any]) -> PlacedResult:
+    """A transform's answer or JSON result: positions, and labels where the model has a clustering."""
+    labels = body.get("labels")
+    return PlacedResult(np.asarray(body["embeddings"], dtype=np.float32),
+                        None if labels is None else np.asarray(labels, dtype=np.int32),
+                        body.get("n_clusters") if labels is not None else None)
 
 
 def submitted(kind: str, params: dict[str, str], body: dict[str, Any]) -> Submitted:

@@ -25,6 +25,14 @@ class UMAPOutput:
 
 
 @dataclass
+class PlacedOutput(UMAPOutput):
+    """Rows placed into a kept model; labelled when the model has a clustering attached."""
+
+    labels: np.ndarray | None = None  # int32, rows; -1 = noise
+    n_clusters: int | None = None
+
+
+@dataclass
 class ClusterOutput:
     labels: np.ndarray  # int32, rows; -1 = noise
     n_clusters: int

@@ -66,8 +66,12 @@ def _refit(backend: Any, data: np.ndarray, params: Any, cp: Any, options: Any) -
 
 
 def _transform(backend: Any, data: np.ndarray, params: dict[str, Any], cp: Any, options: Any) -> Any:
+    """Place the rows; label them too when the model has a clustering (read before
+    placing: a clustering attached meanwhile applies to the next transform)."""
+    from ..backends.base import PlacedOutput
     from ..errors import InvalidInput
-    from .model_store import load_layout_model
+    from ..pipeline.place_labels import label_points
+    from .model_store import load_clustering, load_layout_model
 
     if not options.model_dir:
         raise InvalidInput("transform: the model's files were not given to the worker")
@@ -75,7 +79,13 @@ def _transform(backend: Any, data: np.ndarray, params: dict[str, Any], cp: Any, 
     if data.shape[1] != model.dims:
         raise InvalidInput(f"the model was fitted on rows of {model.dims} columns; these have "
                            f"{data.shape[1]}", field="data")
-    return backend.transform(model, data, cp, options)
+    clustering = load_clustering(Path(options.model_dir))
+    out = backend.transform(model, data, cp, options)
+    placed = PlacedOutput(out.embedding, out.warnings, out.stage_seconds)
+    if clustering is not None:
+        placed.labels = label_points(clustering, out.embedding if clustering.space == "layout" else data)
+        placed.n_clusters = clustering.n_clusters
+    return placed
 
 
 def _write_embedding(out: Any, folder: Path) -> dict[str, Any]:
@@ -97,6 +107,39 @@ def _load_embedding(folder: Path, summary: dict[str, Any]) -> dict[str, Any]:
 
 def _embedding_bytes(rows: int, dims: int, params: dict[str, Any], summary: dict[str, Any]) -> int:
     return rows * int(summary.get("n_components") or params.get("n_components") or 2) * 4
+
+
+def _write_placed(out: Any, folder: Path) -> dict[str, Any]:
+    summary = _write_embedding(out, folder)
+    if out.labels is not None:
+        save_npy(folder / "labels.npy", out.labels.astype(np.int32))
+        summary["n_clusters"] = out.n_clusters
+    return summary
+
+
+def _placed_payload(out: Any) -> dict[str, Any]:
+    return {"embedding": out.embedding, "labels": out.labels, "n_clusters": out.n_clusters}
+
+
+def _placed_body(payload: dict[str, Any]) -> dict[str, Any]:
+    """The positions; with a clustering attached to the model, their labels too."""
+    body = _embedding_body(payload)
+    if payload.get("labels") is not None:
+        body.update(labels=payload["labels"].tolist(), n_clusters=payload["n_clusters"])
+    return body
+
+
+def _load_placed(folder: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    body = _load_embedding(folder, summary)
+    labels = folder / "labels.npy"
+    if labels.exists():
+        body.update(labels=np.load(labels).tolist(), n_clusters=summary.get("n_clusters"))
+    return body
+
+
+def _placed_bytes(rows: int, dims: int, params: dict[str, Any], summary: dict[str, Any]) -> int:
+    labelled = rows * 4 if summary.get("n_clusters") is not None else 0
+    return _embedding_bytes(rows, dims, params, summary) + labelled
 
 
 # ---------------------------------------------------------------- clustering
@@ -145,8 +188,8 @@ KINDS: dict[str, Kind] = {
                  _embedding_body, _load_embedding, _embedding_bytes),
     "cluster": Kind("cluster", "labels.npy", _cluster, _write_labels, _labels_payload,
                     _labels_body, _load_labels, _labels_bytes),
-    "transform": Kind("transform", "embedding.npy", _transform, _write_embedding, _embedding_payload,
-                      _embedding_body, _load_embedding, _embedding_bytes),
+    "transform": Kind("transform", "embedding.npy", _transform, _write_placed, _placed_payload,
+                      _placed_body, _load_placed, _placed_bytes),
 }
 
 

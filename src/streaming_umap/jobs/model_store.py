@@ -8,6 +8,10 @@ upgrades and moves between backends)::
     data/models/<id>/model.json     a, b, metric, n_neighbors, n_epochs, random_state, the
                                     UMAP parameters, the backend and library versions
     data/models/<id>/index-*.pkl    a cache of the CPU neighbour index (rebuilt if unusable)
+    data/models/<id>/cluster-labels.npy   int32 per training row, and cluster-centers.npy
+                                    (kmeans): a clustering attached to the model (its entry
+                                    in model.json's "clustering" says which, see
+                                    :meth:`ModelStore.attach_clustering`)
 
 The worker that fitted the layout writes the three files into its job folder under
 ``model-*`` names (:func:`write_model_files`; the training rows are a hard link to the
@@ -40,6 +44,7 @@ log = logging.getLogger(__name__)
 FORMAT = 1  # model.json's "format": what this code writes and reads
 TRAIN, EMBEDDING, META = "train.npy", "embedding.npy", "model.json"
 STAGED = {TRAIN: "model-train.npy", EMBEDDING: "model-embedding.npy", META: "model.json"}
+CLUSTER_LABELS, CLUSTER_CENTERS = "cluster-labels.npy", "cluster-centers.npy"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -118,6 +123,52 @@ def load_layout_model(folder: Path) -> Any:
                        int(meta["n_neighbors"]), meta.get("n_epochs"), meta.get("random_state"))
 
 
+def load_clustering(folder: Path) -> Any:
+    """The clustering attached to the model in ``folder`` as a
+    :class:`~streaming_umap.pipeline.place_labels.Clustering`, or None."""
+    from ..pipeline.place_labels import Clustering
+
+    entry = read_meta(folder).get("clustering")
+    if not entry:
+        return None
+    points = np.load(folder / (EMBEDDING if entry["space"] == "layout" else TRAIN), mmap_mode="r")
+    centers = folder / CLUSTER_CENTERS
+    return Clustering(entry["algorithm"], entry["space"], np.load(folder / CLUSTER_LABELS), points,
+                      str(entry["params"].get("metric", "euclidean")),
+                      np.load(centers) if entry["algorithm"] == "kmeans" else None, entry["radius"])
+
+
+def clustering_space(meta: dict[str, Any], job_id: str, kind: str, rows: int, dims: int) -> str:
+    """Which of the model's spaces a cluster job of ``rows`` x ``dims`` clustered: its
+    layout ("layout", checked first), or its training rows ("rows"); 422 naming the
+    mismatch for anything else."""
+    from ..errors import InvalidInput
+
+    if kind != "cluster":
+        raise InvalidInput(f"job {job_id} is a {kind} job; attach a cluster job", field="job_id")
+    if rows == meta["rows"] and dims == meta["n_components"]:
+        return "layout"
+    if rows == meta["rows"] and dims == meta["dims"]:
+        return "rows"
+    raise InvalidInput(f"job {job_id} clustered {rows} rows of {dims} columns; model "
+                       f"{meta['model_id']} has a layout of {meta['rows']} x {meta['n_components']} "
+                       f"and training rows of {meta['rows']} x {meta['dims']}: cluster one of them",
+                       field="job_id")
+
+
+def clustering_entry(folder: Path, job_id: str, params: dict[str, Any], space: str,
+                     labels: np.ndarray, centers: np.ndarray | None) -> dict[str, Any]:
+    """model.json's "clustering": which job, what it ran, and its fitted distance
+    (measured here on the model's ``space``: HDBSCAN's per-cluster radii read it)."""
+    from ..pipeline.place_labels import fitted_radius
+
+    algorithm = str(params.get("algorithm", "dbscan"))
+    points = np.load(folder / (EMBEDDING if space == "layout" else TRAIN), mmap_mode="r")
+    n_clusters = int(centers.shape[0]) if centers is not None else int(np.unique(labels[labels >= 0]).size)
+    return {"job_id": job_id, "algorithm": algorithm, "space": space, "params": params,
+            "n_clusters": n_clusters, "radius": fitted_radius(algorithm, params, points, labels)}
+
+
 @dataclass
 class ModelRecord:
     id: str
@@ -136,7 +187,7 @@ class ModelRecord:
                 "n_neighbors": m["n_neighbors"], "a": m["a"], "b": m["b"], "params": m["params"],
                 "backend": m["backend"], "versions": m["versions"], "size_bytes": self.size_bytes,
                 "created_at": self.created_at, "last_used_at": self.last_used_at,
-                "expires_at": self.last_used_at + ttl}
+                "expires_at": self.last_used_at + ttl, "clustering": m.get("clustering")}
 
 
 class ModelStore:
@@ -222,6 +273,45 @@ class ModelStore:
             return
         record.last_used_at = time.time() if now is None else now
         record.size_bytes = _folder_bytes(self.path(model_id))
+        self._save(record)
+
+    def attach_clustering(self, model_id: str, job_id: str, job_dir: Path, params: dict[str, Any],
+                          space: str) -> ModelRecord:
+        """Copy a completed cluster job's labels (and kmeans centres) from ``job_dir`` into
+        the model's folder and record them in model.json and the record, replacing any
+        clustering attached before. The arrays are in place before model.json names them."""
+        record = self.records[model_id]
+        folder = self.path(model_id)
+        labels = np.load(job_dir / "labels.npy").astype(np.int32)
+        centers = np.load(job_dir / "centers.npy") if params.get("algorithm") == "kmeans" else None
+        entry = clustering_entry(folder, job_id, params, space, labels, centers)
+        save_npy(folder / CLUSTER_LABELS, labels)
+        if centers is not None:
+            save_npy(folder / CLUSTER_CENTERS, np.ascontiguousarray(centers, dtype=np.float32))
+        else:
+            (folder / CLUSTER_CENTERS).unlink(missing_ok=True)
+        self._write_meta(record, {**record.meta, "clustering": entry})
+        log.info("model %s: clustering of job %s attached (%s, %s)", model_id, job_id, entry["algorithm"], space)
+        return record
+
+    def detach_clustering(self, model_id: str) -> ModelRecord:
+        """Remove the model's clustering (model.json first: a transform reading it then
+        finds no clustering, never a clustering without its arrays)."""
+        record = self.records[model_id]
+        self._write_meta(record, {k: v for k, v in record.meta.items() if k != "clustering"})
+        for name in (CLUSTER_LABELS, CLUSTER_CENTERS):
+            (self.path(model_id) / name).unlink(missing_ok=True)
+        record.size_bytes = _folder_bytes(self.path(model_id))
+        self._save(record)
+        return record
+
+    def _write_meta(self, record: ModelRecord, meta: dict[str, Any]) -> None:
+        folder = self.path(record.id)
+        tmp = folder / (META + ".tmp")
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, folder / META)
+        record.meta = meta
+        record.size_bytes = _folder_bytes(folder)
         self._save(record)
 
     def delete(self, model_id: str) -> None:

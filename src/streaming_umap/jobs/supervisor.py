@@ -35,6 +35,7 @@ from ..errors import (
     PayloadTooLarge,
     QueueFull,
     QuotaExceeded,
+    ResultGone,
     ServiceUnavailable,
     StorageFull,
     is_disk_full,
@@ -44,7 +45,7 @@ from . import protocol as msg
 from .executors import Executor, create_executor
 from .hub import Hub
 from .metrics import Metrics
-from .model_store import ModelRecord
+from .model_store import ModelRecord, clustering_space
 from .models import ACTIVE_STATUSES, Job, Status
 from .store import JobStore
 from .views import frame_of
@@ -293,6 +294,28 @@ class Supervisor:
                                    "cancel them or wait for them to end")
         await asyncio.to_thread(self.store.models.delete, model_id)
         log.info("deleted model %s", model_id)
+
+    async def attach_clustering(self, model_id: str, job_id: str, principal: Principal) -> ModelRecord:
+        """Attach the completed cluster job ``job_id`` of the model's layout or training
+        rows to the model (replacing any before): transforms into it then label the rows
+        they place. 404 unknown model or job, 409 not completed, 410 result expired, 422
+        another kind or shape."""
+        record = self.model_record(model_id, principal)
+        job = self.get(job_id, principal)
+        if job.status != Status.COMPLETED:
+            raise JobStateConflict(f"job {job_id} is {job.status.value}; a clustering can be attached "
+                                   "once it has completed", field="job_id")
+        if job.result_expired or not self.store.result_path(job.id, job.kind).exists():
+            raise ResultGone(f"the result of job {job_id} has expired; cluster the model again",
+                             field="job_id")
+        space = clustering_space(record.meta, job.id, job.kind, job.total_points, job.dims)
+        return await asyncio.to_thread(self.store.models.attach_clustering, model_id, job.id,
+                                       self.store.job_dir(job.id), job.params, space)
+
+    async def detach_clustering(self, model_id: str, principal: Principal) -> ModelRecord:
+        """Remove the model's clustering (nothing to remove is not an error)."""
+        self.model_record(model_id, principal)
+        return await asyncio.to_thread(self.store.models.detach_clustering, model_id)
 
     def _check_quota(self, principal: Principal, input_bytes: int) -> None:
         """A key's own limits: jobs queued or running, and bytes stored (its active jobs'

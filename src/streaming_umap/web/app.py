@@ -58,6 +58,8 @@ def build_routes() -> list[Route | WebSocketRoute | Mount]:
         Route(f"{API}/models", routes.models),
         Route(f"{API}/models/{{model_id}}", routes.model, methods=["GET"]),
         Route(f"{API}/models/{{model_id}}", routes.delete_model, methods=["DELETE"]),
+        Route(f"{API}/models/{{model_id}}/clustering", routes.attach_clustering, methods=["POST"]),
+        Route(f"{API}/models/{{model_id}}/clustering", routes.detach_clustering, methods=["DELETE"]),
         WebSocketRoute(f"{API}/ws/{{job_id}}", ws.job_socket),
         Route(f"{API}/demo", demo.catalogue),
         Route(f"{API}/demo/{{name}}/labels", demo.labels),

@@ -20,6 +20,7 @@ from .. import __version__
 from ..schemas import (
     AckFrame,
     ClientAction,
+    ClusteringRequest,
     ClusterParams,
     ClusterRequest,
     ControlResponse,
@@ -32,6 +33,7 @@ from ..schemas import (
     JobList,
     JobStatus,
     LayoutHeaderFrame,
+    ModelClustering,
     ModelDeleted,
     ModelInfo,
     ModelList,
@@ -47,7 +49,7 @@ from .responses import JSON
 _TYPES = (UMAPRequest, ClusterRequest, UMAPParams, ClusterParams, SubmitResponse, JobStatus,
           JobList, ControlResponse, ResultBody, Health, HealthStatus, ErrorBody, Frame, AckFrame,
           ErrorFrame, LayoutHeaderFrame, ClientAction, DemoDataSet, TransformRequest, TransformParams,
-          ModelInfo, ModelList, ModelDeleted)
+          ModelInfo, ModelList, ModelDeleted, ModelClustering, ClusteringRequest)
 # Every /umap/streaming operation: a key where the server requires them ({}: or none, where
 # it does not); /health is open either way.
 KEYED: list[dict[str, list[str]]] = [{"bearerAuth": []}, {}]
@@ -123,7 +125,14 @@ UMAP_TEXT = (SUBMIT_TEXT + ", except keep_model and init_from, which may be give
              "into. init_from=MODEL_ID refits on data whose first rows are that model's training rows.")
 TRANSFORM_TEXT = (SUBMIT_TEXT + ". The rows must have the model's number of columns. The answer, "
                   "or the completed job's result (kind transform), holds their positions in the "
-                  "model's layout.")
+                  "model's layout; when a clustering is attached to the model, also their labels "
+                  "(-1 = noise) and n_clusters.")
+ATTACH_TEXT = ("Attach a completed cluster job of the model's layout (rows x n_components, e.g. "
+               "its result embedding clustered) or of its training rows (rows x dims): its labels "
+               "are copied beside the model, and transforms into the model then label the rows "
+               "they place (kmeans: the nearest centre; dbscan, hdbscan: the label of the nearest "
+               "clustered training point, -1 past eps or the cluster's radius). Replaces a "
+               "clustering attached before.")
 
 
 def _model_param() -> dict[str, Any]:
@@ -171,6 +180,25 @@ def _model_paths(limit: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]
                        "security": KEYED,
                        "responses": {"200": _ok("ModelDeleted"),
                                      **_errors(403, 404, 415, 507, **unknown)}}},
+        "/umap/streaming/models/{model_id}/clustering": _clustering_ops(),
+    }
+
+
+def _clustering_ops() -> dict[str, Any]:
+    example = {"job_id": "3f2c0d9e6b1a4c8f9e7d5b3a1c0e2f4d"}
+    return {
+        "post": {"summary": "Attach a clustering to a kept model: transforms into it then label "
+                            "the rows they place", "description": ATTACH_TEXT,
+                 "parameters": [_model_param()], "security": KEYED,
+                 "requestBody": {"required": True, "content": {"application/json": {
+                     "schema": _ref("ClusteringRequest"), "example": example}}},
+                 "responses": {"200": _ok("ModelInfo"), **_errors(
+                     400, 403, 404, 409, 410, 415, 422, 507, not_found="unknown model or job",
+                     conflict="the cluster job has not completed")}},
+        "delete": {"summary": "Remove the clustering attached to a kept model",
+                   "parameters": [_model_param()], "security": KEYED,
+                   "responses": {"200": _ok("ModelInfo"),
+                                 **_errors(403, 404, 415, 507, not_found="unknown model")}},
     }
 
 

@@ -10,15 +10,29 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..auth import Principal
-from ..errors import InvalidInput, JobStateConflict, PayloadTooLarge, ResultGone
+from ..errors import (
+    InvalidInput,
+    JobStateConflict,
+    PayloadTooLarge,
+    ResultGone,
+    UnsupportedMediaType,
+)
 from ..jobs.kinds import kind_of
 from ..jobs.models import Job, Status
 from ..jobs.supervisor import MAX_PAGE, Supervisor
 from ..jobs.views import status_of
-from ..schemas import UMAPParams, invalid_from_msgspec, params_from_query, params_to_dict
+from ..schemas import (
+    ClusteringRequest,
+    UMAPParams,
+    decode_json,
+    invalid_from_msgspec,
+    params_from_query,
+    params_to_dict,
+)
 from .auth import principal_of
 from .ingest import (
     CSV_TYPES,
+    JSON_TYPES,
     NPY_TYPES,
     SPOOL_MIN_BYTES,
     Submission,
@@ -247,6 +261,26 @@ async def delete_model(request: Request) -> Response:
     model_id = request.path_params["model_id"]
     await _sup(request).delete_model(model_id, principal_of(request))
     return JSON({"model_id": model_id, "message": f"model {model_id} and its files were removed"})
+
+
+CLUSTERING_BODY_BYTES = 4096  # {"job_id": "..."}
+
+
+async def attach_clustering(request: Request) -> Response:
+    """Attach a completed cluster job of the model's layout or training rows."""
+    if media_type(request) not in JSON_TYPES:
+        raise UnsupportedMediaType(f"send the body as application/json, found {media_type(request)!r}")
+    body = await read_body(request, CLUSTERING_BODY_BYTES)
+    wanted = decode_json(body, ClusteringRequest)
+    sup = _sup(request)
+    record = await sup.attach_clustering(request.path_params["model_id"], wanted.job_id, principal_of(request))
+    return JSON(sup.model_info(record))
+
+
+async def detach_clustering(request: Request) -> Response:
+    sup = _sup(request)
+    record = await sup.detach_clustering(request.path_params["model_id"], principal_of(request))
+    return JSON(sup.model_info(record))
 
 
 def _result_file(sup: Supervisor, job: Job) -> Path:

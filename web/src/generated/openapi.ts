@@ -941,6 +941,204 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/umap/streaming/models/{model_id}/clustering": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Attach a clustering to a kept model: transforms into it then label the rows they place
+         * @description Attach a completed cluster job of the model's layout (rows x n_components, e.g. its result embedding clustered) or of its training rows (rows x dims): its labels are copied beside the model, and transforms into the model then label the rows they place (kmeans: the nearest centre; dbscan, hdbscan: the label of the nearest clustered training point, -1 past eps or the cluster's radius). Replaces a clustering attached before.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    model_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "3f2c0d9e6b1a4c8f9e7d5b3a1c0e2f4d"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ClusteringRequest"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ModelInfo"];
+                    };
+                };
+                /** @description malformed body */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unknown model or job */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the cluster job has not completed */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the result expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description invalid field or value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the server's disk is full (nothing was kept) */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        /** Remove the clustering attached to a kept model */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    model_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ModelInfo"];
+                    };
+                };
+                /** @description no API key, or not a valid one, where the server requires keys (WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description a cross-site request: a foreign Origin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unknown model */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description unsupported Content-Type (text/plain and form types on any state change) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the server's disk is full (nothing was kept) */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/umap/streaming/pause/{job_id}": {
         parameters: {
             query?: never;
@@ -1289,7 +1487,7 @@ export type paths = {
         put?: never;
         /**
          * Place new rows into a kept model's layout
-         * @description Fewer rows than the immediate threshold are answered at once (200, job_id 'immediate'); larger inputs start a background job (202). A .npy (application/x-npy) or CSV body takes the parameters from the query string; a JSON body takes them in the body, and a query string next to it is refused (422). The rows must have the model's number of columns. The answer, or the completed job's result (kind transform), holds their positions in the model's layout.
+         * @description Fewer rows than the immediate threshold are answered at once (200, job_id 'immediate'); larger inputs start a background job (202). A .npy (application/x-npy) or CSV body takes the parameters from the query string; a JSON body takes them in the body, and a query string next to it is refused (422). The rows must have the model's number of columns. The answer, or the completed job's result (kind transform), holds their positions in the model's layout; when a clustering is attached to the model, also their labels (-1 = noise) and n_clusters.
          */
         post: {
             parameters: {
@@ -1681,6 +1879,14 @@ export type components = {
             action: "cancel" | "pause" | "resume";
         };
         /**
+         * ClusteringRequest
+         * @description JSON body of ``POST /umap/streaming/models/{model_id}/clustering``.
+         */
+        ClusteringRequest: {
+            /** @description a completed cluster job of the model's layout (its rows x n_components) or of its training rows (rows x dims) */
+            job_id: string;
+        };
+        /**
          * ClusterParams
          * @description Clustering parameters (everything but the data).
          */
@@ -1911,6 +2117,22 @@ export type components = {
             /** @enum {unknown} */
             type: "layout";
         };
+        /**
+         * ModelClustering
+         * @description The clustering attached to a kept model: transforms into it label the rows they
+         *     place (``labels``, -1 = noise).
+         */
+        ModelClustering: {
+            /** @enum {unknown} */
+            algorithm: "dbscan" | "hdbscan" | "kmeans";
+            job_id: string;
+            n_clusters: number;
+            params: Record<string, unknown>;
+            /** @default null */
+            radius?: number | number[] | null;
+            /** @enum {unknown} */
+            space: "layout" | "rows";
+        };
         /** ModelDeleted */
         ModelDeleted: {
             message: string;
@@ -1925,6 +2147,8 @@ export type components = {
             a: number;
             b: number;
             backend: string;
+            /** @default null */
+            clustering?: components["schemas"]["ModelClustering"] | null;
             created_at: number;
             dims: number;
             expires_at: number;
