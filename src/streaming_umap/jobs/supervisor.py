@@ -59,7 +59,7 @@ SAVE_INTERVAL = 2.0
 MAX_PAGE = 1000  # jobs per page of list_jobs
 
 
-def job_cursor(job: Job) -> str:
+def job_cursor(job: Job | ModelRecord) -> str:
     """Where a page of ``list_jobs`` ended: opaque to clients, who pass it back as ``after``."""
     return f"{job.created_at!r}.{job.id}"  # repr: the exact float, so no job is listed twice
 
@@ -71,6 +71,18 @@ def _parse_cursor(cursor: str) -> tuple[float, str]:
     except ValueError:
         raise InvalidInput(f"after must be the next_after of a previous page, found {cursor!r}",
                            field="after") from None
+
+
+def _page(ordered: list[Any], limit: int, after: str | None) -> tuple[list[Any], int, str | None]:
+    """One page of jobs or models (sorted by creation, then id) after the cursor ``after``:
+    the page, how many there are in all, and the cursor of the next page (None on the last)."""
+    start = 0
+    if after is not None:
+        mark = _parse_cursor(after)
+        start = next((i for i, x in enumerate(ordered) if (x.created_at, x.id) > mark), len(ordered))
+    page = ordered[start:start + limit]
+    more = start + limit < len(ordered)
+    return page, len(ordered), (job_cursor(page[-1]) if more and page else None)
 
 
 def _storage_error(exc: BaseException, what: str) -> StorageFull | None:
@@ -145,13 +157,7 @@ class Supervisor:
         visible = sorted((j for j in self.jobs.values() if principal.may_see(j.owner)
                           and (include_all or j.status in ACTIVE_STATUSES)),
                          key=lambda j: (j.created_at, j.id))
-        start = 0
-        if after is not None:
-            mark = _parse_cursor(after)
-            start = next((i for i, j in enumerate(visible) if (j.created_at, j.id) > mark), len(visible))
-        page = visible[start:start + limit]
-        more = start + limit < len(visible)
-        return page, len(visible), (job_cursor(page[-1]) if more and page else None)
+        return _page(visible, limit, after)
 
     def pending_count(self) -> int:
         return sum(1 for j in self.jobs.values() if j.status == Status.PENDING) + self._reserved
@@ -274,14 +280,7 @@ class Supervisor:
     def list_models(self, principal: Principal, *, limit: int = MAX_PAGE,
                     after: str | None = None) -> tuple[list[ModelRecord], int, str | None]:
         visible = [r for r in self.store.models.list() if principal.may_see(r.owner)]
-        start = 0
-        if after is not None:
-            mark = _parse_cursor(after)
-            start = next((i for i, r in enumerate(visible) if (r.created_at, r.id) > mark), len(visible))
-        page = visible[start:start + limit]
-        more = start + limit < len(visible)
-        cursor = f"{page[-1].created_at!r}.{page[-1].id}" if more and page else None
-        return page, len(visible), cursor
+        return _page(visible, limit, after)
 
     async def delete_model(self, model_id: str, principal: Principal) -> None:
         """Remove a model; refused (409) while a queued or running job uses it."""
