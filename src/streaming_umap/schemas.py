@@ -481,9 +481,15 @@ def decode_json(body: bytes | bytearray, type_: type[T]) -> T:
         raise MalformedBody(f"body is not valid JSON: {exc}") from None
 
 
+def _nullable_fields(params_type: type) -> frozenset[str]:
+    return frozenset(f.name for f in msgspec.structs.fields(params_type) if f.default is None)
+
+
 def params_from_query(kind: str, query: dict[str, str]) -> Params:
-    """Parameters given in a query string (for binary uploads)."""
-    cleaned = {k: v for k, v in query.items() if v not in ("", "null", "None")}
+    """Parameters given in a query string (for binary uploads). An empty or ``null`` value
+    means "unset" for a field that may be null; for any other field it is refused."""
+    nullable = _nullable_fields(PARAMS_TYPE[kind])
+    cleaned = {k: v for k, v in query.items() if not (v in ("", "null", "None") and k in nullable)}
     try:
         return msgspec.convert(cleaned, PARAMS_TYPE[kind], strict=False)
     except msgspec.ValidationError as exc:

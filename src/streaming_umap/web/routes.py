@@ -67,6 +67,16 @@ def result_format(request: Request) -> str:
     return fmt
 
 
+def by_method(**handlers: Any) -> Any:
+    """One endpoint for a path that answers several methods, each by its own handler."""
+    async def endpoint(request: Request) -> Response:
+        handler = handlers.get(request.method) or handlers["GET"]  # HEAD: as GET, the body dropped
+        return await handler(request)  # type: ignore[no-any-return]
+
+    endpoint.__name__ = "_".join(h.__name__ for h in handlers.values())
+    return endpoint
+
+
 def _sup(request: Request) -> Supervisor:
     return request.app.state.supervisor  # type: ignore[no-any-return]
 
