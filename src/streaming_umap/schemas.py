@@ -481,15 +481,27 @@ def decode_json(body: bytes | bytearray, type_: type[T]) -> T:
         raise MalformedBody(f"body is not valid JSON: {exc}") from None
 
 
-def _nullable_fields(params_type: type) -> frozenset[str]:
-    return frozenset(f.name for f in msgspec.structs.fields(params_type) if f.default is None)
+def _nullable_fields(params_type: type) -> tuple[frozenset[str], frozenset[str]]:
+    """The fields that may be null, and those of them whose value is text (for which an
+    empty value is a value, not "unset")."""
+    import msgspec.inspect as mi
+
+    def bare(info: Any) -> Any:
+        return bare(info.type) if isinstance(info, mi.Metadata) else info
+
+    nullable = [f for f in msgspec.structs.fields(params_type) if f.default is None]
+    texts = [f.name for f in nullable if any(isinstance(bare(t), mi.StrType) for t in
+                                             getattr(bare(mi.type_info(f.type)), "types", ()))]
+    return frozenset(f.name for f in nullable), frozenset(texts)
 
 
 def params_from_query(kind: str, query: dict[str, str]) -> Params:
     """Parameters given in a query string (for binary uploads). An empty or ``null`` value
     means "unset" for a field that may be null; for any other field it is refused."""
-    nullable = _nullable_fields(PARAMS_TYPE[kind])
-    cleaned = {k: v for k, v in query.items() if not (v in ("", "null", "None") and k in nullable)}
+    nullable, texts = _nullable_fields(PARAMS_TYPE[kind])
+    unset = ("null", "None")
+    cleaned = {k: v for k, v in query.items()
+               if not (k in nullable and (v in unset or (v == "" and k not in texts)))}
     try:
         return msgspec.convert(cleaned, PARAMS_TYPE[kind], strict=False)
     except msgspec.ValidationError as exc:

@@ -49,3 +49,12 @@ def test_query_parameters_are_converted() -> None:
     assert (p.n_neighbors, p.metric, p.random_state) == (30, "cosine", None)
     with pytest.raises(InvalidInput, match="n_neighbors"):
         params_from_query("umap", {"n_neighbors": "many"})
+
+
+def test_an_empty_or_null_query_value_unsets_only_a_field_that_may_be_null() -> None:
+    assert params_from_query("umap", {"random_state": "", "init_from": "null"}).init_from is None
+    for query, field in (({"keep_model": "null"}, "keep_model"), ({"init_from": ""}, "init_from"),
+                         ({"n_neighbors": ""}, "n_neighbors")):
+        with pytest.raises(InvalidInput) as caught:
+            params_from_query("umap", query)
+        assert caught.value.field == field
