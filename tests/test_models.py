@@ -171,17 +171,19 @@ def test_a_refit_from_a_model_keeps_old_points_where_they_were(service: Service)
 @pytest.mark.timeout(900)
 def test_models_survive_a_restart_and_expire_when_unused(make_service: object) -> None:
     svc: Service = make_service(STREAMING_UMAP_WARMUP="light", GPU_UMAP_MAX_CONCURRENT_JOBS="1")  # type: ignore[operator]
-    data, labels = _mixture(2500, dims=12, seed=7)
+    data, labels = _mixture(5999, dims=12, seed=7)
     with svc.client() as c:
-        model_id, layout = _fit(c, data[:2000], random_state=4)
+        model_id, layout = _fit(c, data[:5000], random_state=4)
+    # above brute-force size, the fit's worker built the model's neighbour index as it ended
+    assert len(list((svc.data_dir / "models" / model_id).glob("index-cpu-*.pkl"))) == 1
     svc.stop()
     svc.start(wait_warm=False)
     with svc.client() as c:
         info = c.get(f"{API}/models/{model_id}").json()
-        assert info["rows"] == 2000
+        assert info["rows"] == 5000
         placed = np.asarray(c.post(f"{API}/transform/{model_id}",
-                                   json={"data": data[2000:].tolist()}).json()["embeddings"])
-        assert _accuracy(layout, labels[:2000], placed, labels[2000:]) >= 0.95
+                                   json={"data": data[5000:].tolist()}).json()["embeddings"])
+        assert _accuracy(layout, labels[:5000], placed, labels[5000:]) >= 0.95
     svc.stop()
     # its own retention: unused for longer than STREAMING_UMAP_MODEL_TTL, the sweep removes it
     svc.env.update(STREAMING_UMAP_MODEL_TTL="2", STREAMING_UMAP_SWEEP_INTERVAL="0.5")

@@ -129,8 +129,13 @@ def test_a_kept_models_index_is_cached_beside_it_and_rebuilt_when_unusable(tmp_p
     meta = model_meta(model_id="m", rows=5000, dims=16, n_components=2, metric="euclidean", n_neighbors=15,
                       a=a, b=b, params={"random_state": 0, "n_epochs": None}, backend="cpu", job_id=None)
     write_model_files(tmp_path, data[:5000], fitted.embedding, meta)
-    for staged, final in (("model-train.npy", "train.npy"), ("model-embedding.npy", "embedding.npy")):
-        (tmp_path / staged).rename(tmp_path / final)
+    staged_model = LayoutModel(np.load(tmp_path / "model-train.npy", mmap_mode="r"), fitted.embedding,
+                               a, b, "euclidean", 15, None, 0)
+    assert transform_cpu.prebuild_index(staged_model, tmp_path, NullCheckpoint())  # as the fit ends
+    for staged in tmp_path.glob("model-*"):  # as the supervisor adopts a model
+        staged.rename(tmp_path / staged.name.removeprefix("model-"))
+    assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["embedding.npy", "index", "model.json",
+                                                                       "train.npy"]
     assert read_meta(tmp_path)["rows"] == 5000
     model = load_layout_model(tmp_path)
     options = RunOptions(chunk_size=500, model_dir=str(tmp_path))

@@ -243,6 +243,8 @@ class ModelStore:
         for final, name in STAGED.items():
             if final != META:
                 os.replace(staged / name, tmp / final)
+        for cache in staged.glob("model-index-*.pkl"):  # built as the fit ended
+            os.replace(cache, tmp / cache.name.removeprefix("model-"))
         (tmp / META).write_text(json.dumps(meta))
         (staged / STAGED[META]).unlink(missing_ok=True)
         os.replace(tmp, target)

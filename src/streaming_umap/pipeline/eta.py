@@ -24,14 +24,15 @@ from .checkpoint import Verdict
 BASE_SECONDS = 0.02
 
 STAGES: dict[str, tuple[str, ...]] = {
-    "umap": ("load", "place", "knn", "graph", "layout", "transform", "write"),
+    "umap": ("load", "place", "knn", "graph", "layout", "transform", "write", "index"),
     "cluster": ("load", "cluster", "write"),
     "transform": ("load", "index", "transform", "write"),
 }
 
 # place: a refit's new rows placed into the model it starts from; transform: a sample fit's
 # other rows (a umap job), or the rows of a transform job
-OPTIONAL_STAGES = frozenset({"transform", "place"})
+# index: a kept model's neighbour index, built as its fit ends (CPU, above brute-force size)
+OPTIONAL_STAGES = frozenset({"transform", "place", "index"})
 
 # Seconds per unit, measured on a 2-core x86 box (CPU) and an H200 (GPU, from
 # shared/DESIGN.md); replaced by warm-up measurements and finished jobs.
@@ -88,6 +89,10 @@ def stage_key_units(
     k = max(1, min(int(params.get("n_neighbors", 15)), max(1, rows - 1)))
     if stage == "transform":  # each placed row: a kNN query and 100 short epochs
         return "transform", float(placed) * k * 100
+    if stage == "index":  # keep_model: the model's NN-descent index (see kind "transform")
+        if not params.get("keep_model") or rows <= exact_max_rows:
+            return "index", 0.0
+        return "index", float(rows) * dims * k * math.log2(max(rows, 2))
     if stage == "place":  # a refit's rows beyond the model's, placed into it
         return "transform", float(max(0, rows - model_rows) if model_rows else 0) * k * 100
     if stage == "load":

@@ -252,6 +252,24 @@ def _save_index(index: NeighbourIndex, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+STAGED_PREFIX = "model-"  # a kept model's files in its job's folder, before the supervisor adopts them
+
+
+def prebuild_index(model: LayoutModel, folder: Path, cp: Checkpoint) -> bool:
+    """Build a new model's neighbour index as its fit ends (stage ``index``) and stage the
+    cache file beside the model's other staged files, so that the first transform into it
+    does not wait for the build (umap-learn builds its index inside its fit, too).
+    Nothing to do at brute-force size; False if no file was written."""
+    if model.train.shape[0] <= EXACT_TRAIN_ROWS:
+        return False
+    cp.stage("index", 1)
+    index = NeighbourIndex(model.train, model.metric, model.n_neighbors, model.random_state)
+    path = folder / (STAGED_PREFIX + _index_file(folder).name)
+    _save_index(index, path)
+    cp.advance(1)
+    return path.exists()
+
+
 def forget_index(folder: Path) -> None:
     _indexes.pop(str(folder), None)
 
