@@ -92,39 +92,33 @@ def _compute(backend: Any, kind: str, data: np.ndarray, params: dict[str, Any], 
     return kind_of(kind).compute(backend, data, params, cp, options)
 
 
-def _keep_model(backend: Any, kind: str, params: dict[str, Any], data: np.ndarray, out: Any,
-                folder: Path, train_file: Path | None, model_id: str) -> None:
-    """Stage the fitted layout as a model in ``folder`` (the supervisor adopts it); see
-    :func:`_prebuild_index` for its neighbour index."""
-    from ..pipeline.transform_cpu import curve_parameters
+def _keep_model(backend: Any, params: dict[str, Any], data: np.ndarray, out: Any,
+                folder: Path, train_file: Path | None, model_id: str) -> Any:
+    """Stage the fitted layout as a model in ``folder`` (the supervisor adopts it); the
+    model, for :func:`_prebuild_index`."""
+    from ..pipeline.transform_cpu import LayoutModel, curve_parameters
     from .model_store import model_meta, write_model_files
 
-    if kind != "umap" or not params.get("keep_model"):
-        return
     rows, dims = data.shape
     a, b = curve_parameters(float(params.get("min_dist", 0.1)))
+    k = max(1, min(int(params.get("n_neighbors", 15)), int(rows) - 1))
+    metric = str(params.get("metric", "euclidean"))
     meta = model_meta(model_id=model_id, rows=int(rows), dims=int(dims),
-                      n_components=int(out.embedding.shape[1]), metric=str(params.get("metric", "euclidean")),
-                      n_neighbors=max(1, min(int(params.get("n_neighbors", 15)), int(rows) - 1)),
+                      n_components=int(out.embedding.shape[1]), metric=metric, n_neighbors=k,
                       a=a, b=b, params=params, backend=backend.name, job_id=None)
     write_model_files(folder, data, out.embedding, meta, train_file)
+    return LayoutModel(data, out.embedding, a, b, metric, k, params.get("n_epochs"),
+                       params.get("random_state"))
 
 
-def _prebuild_index(backend: Any, params: dict[str, Any], folder: Path, cp: Any) -> None:
+def _prebuild_index(backend: Any, model: Any, folder: Path, cp: Any) -> None:
     """A CPU worker builds a kept model's neighbour index as the fit ends (stage
     ``index``), so the first transform is as quick as later ones. A GPU worker leaves it to
     the first transform: NN-descent of a GPU-sized model on its CPU would hold the GPU."""
-    from ..pipeline.transform_cpu import LayoutModel, prebuild_index
-    from .model_store import EMBEDDING, STAGED, TRAIN
+    from ..pipeline.transform_cpu import prebuild_index
 
-    if backend.name != "cpu":
-        return
-    train = np.load(folder / STAGED[TRAIN], mmap_mode="r")
-    model = LayoutModel(train, np.load(folder / STAGED[EMBEDDING]), 0.0, 0.0,
-                        str(params.get("metric", "euclidean")),
-                        max(1, min(int(params.get("n_neighbors", 15)), int(train.shape[0]) - 1)),
-                        params.get("n_epochs"), params.get("random_state"))
-    prebuild_index(model, folder, cp)
+    if backend.name == "cpu":
+        prebuild_index(model, folder, cp)
 
 
 def run_job(backend: Any, channel: Channel, job: msg.RunJob, placer: Any = None) -> bool:
@@ -142,12 +136,13 @@ def run_job(backend: Any, channel: Channel, job: msg.RunJob, placer: Any = None)
         cp.stage("write", 1)
         folder = Path(job.output_dir)
         summary = {"n_rows": int(data.shape[0]), **kind_of(job.kind).write(out, folder)}
+        kept = None
         if job.params.get("keep_model") and job.kind == "umap":
-            _keep_model(backend, job.kind, job.params, data, out, folder, Path(job.input_path), job.job_id)
+            kept = _keep_model(backend, job.params, data, out, folder, Path(job.input_path), job.job_id)
             summary["model_staged"] = True
         cp.advance(1)
-        if summary.get("model_staged"):
-            _prebuild_index(backend, job.params, folder, cp)
+        if kept is not None:
+            _prebuild_index(backend, kept, folder, cp)
         channel.send(msg.Done(job.job_id, summary, out.warnings))
     except JobCancelled:
         channel.send(msg.Cancelled(job.job_id))
@@ -187,9 +182,9 @@ def run_immediate(backend: Any, channel: Channel, job: msg.RunImmediate) -> None
         return
     payload: dict[str, Any] = {"warnings": out.warnings, "seconds": time.perf_counter() - started,
                                **kind_of(job.kind).payload(out)}
-    if job.params.get("keep_model") and job.output_dir:
+    if job.params.get("keep_model") and job.kind == "umap" and job.output_dir:
         try:
-            _keep_model(backend, job.kind, job.params, job.data, out, Path(job.output_dir), None,
+            _keep_model(backend, job.params, job.data, out, Path(job.output_dir), None,
                         Path(job.output_dir).name)
             payload["model_staged"] = True
         except OSError as exc:
