@@ -179,6 +179,10 @@ export class ScriptedService {
     this.server = createServer((req, res) => void this.onRequest(req, res));
     this.server.on('upgrade', (req, socket, head) => {
       if (this.refuseSockets) {
+        // The client may reset the connection as soon as it reads the 503; that reset is
+        // the client's answer, not an error of this service (an unheard 'error' would be
+        // an uncaught exception in the test run).
+        socket.on('error', () => socket.destroy());
         socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n');
         return;
       }
