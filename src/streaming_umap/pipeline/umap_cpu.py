@@ -1,9 +1,14 @@
-"""UMAP on the CPU: our chunked kNN, then umap-learn for the graph and the layout."""
+"""UMAP on the CPU: our chunked kNN, then umap-learn for the graph and the layout.
+
+With ``random_state`` set, the layout is ours (:mod:`.layout_parallel`): reproducible and
+on every thread the job has, where umap-learn's seeded layout runs on one.
+"""
 
 from __future__ import annotations
 
 import time
 import warnings
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -12,6 +17,7 @@ from ..schemas import UMAPParams
 from .checkpoint import Checkpoint
 from .knn import knn_graph
 from .layout_hook import epoch_checkpoints
+from .layout_parallel import seeded_layout_in_parallel
 
 MIN_ROWS_FOR_UMAP = 4
 
@@ -95,7 +101,8 @@ def run_umap(
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with epoch_checkpoints(cp, rows):
+        seeded = params.random_state is not None
+        with epoch_checkpoints(cp, rows), (seeded_layout_in_parallel() if seeded else nullcontext()):
             embedding = model.fit_transform(data)
     seconds["graph+layout"] = time.perf_counter() - started
     return UMAPOutput(np.ascontiguousarray(embedding, dtype=np.float32), notes, seconds)

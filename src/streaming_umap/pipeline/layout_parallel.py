@@ -1,0 +1,231 @@
+"""A seeded UMAP layout that uses every core and gives the same result on any number.
+
+With ``random_state`` set, umap-learn runs its layout on one thread (lmcinnes/umap#1080:
+its parallel layout updates rows from several threads at once, so the result depends on
+timing), and that layout is most of a seeded job's time. This module is the layout we run
+instead for seeded fits, on all the threads the job is given.
+
+The scheme (block-Jacobi across blocks, Gauss-Seidel inside each):
+
+* umap-learn's graph is symmetric and its edges come sorted by head row. The edges are cut
+  into a fixed number of blocks of consecutive head rows (the count depends on the edge
+  count only, never on the threads), so each row belongs to exactly one block.
+* Each epoch, every block runs umap-learn's own update rule over its edges, in order, and
+  writes only to its own rows. Rows of other blocks are read from a snapshot of the layout
+  taken when the epoch began; its own rows it reads as they are now. Blocks run in
+  parallel and touch nothing another block writes.
+* umap-learn moves both ends of an edge (``move_other``); here only the head row moves, by
+  twice the clipped step. The graph holds every edge in both directions with the same
+  weight and schedule, so each row still gets both pulls each time an edge is sampled.
+* Negative samples come from umap-learn's per-row random streams (seeded as umap-learn
+  seeds them), used only by the block that owns the row.
+
+So the result for a seed depends on the data and the seed, not on the thread count or the
+timing. It is not umap-learn's sequential result bit for bit (reads across blocks are one
+epoch old); tests hold trustworthiness and cluster agreement to umap-learn's, and
+thread-count independence exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numba
+import numpy as np
+
+MAX_BLOCKS = 256  # enough to balance 64+ threads; a function of the edges only
+MIN_EDGES_PER_BLOCK = 512
+
+
+def block_count(n_edges: int) -> int:
+    return int(max(1, min(MAX_BLOCKS, n_edges // MIN_EDGES_PER_BLOCK)))
+
+
+def head_blocks(head: np.ndarray, n_vertices: int, blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Edge offsets (blocks + 1) and first rows (blocks + 1) of ``blocks`` blocks of
+    consecutive head rows with about as many edges each. ``head`` must be sorted."""
+    n_edges = head.shape[0]
+    targets = (np.arange(1, blocks) * n_edges) // blocks
+    # cut at row boundaries: a block's edges are those whose head is in [lo, hi)
+    cut_rows = head[targets] if n_edges else np.zeros(0, dtype=head.dtype)
+    rows = np.unique(np.concatenate([[0], cut_rows.astype(np.int64), [n_vertices]]))
+    edges = np.searchsorted(head, rows, side="left").astype(np.int64)
+    return edges, rows.astype(np.int64)
+
+
+@numba.njit(fastmath=True, cache=True)
+def _clip(val: float) -> float:
+    if val > 4.0:
+        return 4.0
+    if val < -4.0:
+        return -4.0
+    return val
+
+
+@numba.njit(fastmath=True, cache=True)
+def _tau_rand_int(state: np.ndarray) -> int:
+    # umap.utils.tau_rand_int, the same stream
+    state[0] = (((state[0] & 4294967294) << 12) & 0xFFFFFFFF) ^ (
+        (((state[0] << 13) & 0xFFFFFFFF) ^ state[0]) >> 19
+    )
+    state[1] = (((state[1] & 4294967288) << 4) & 0xFFFFFFFF) ^ (
+        (((state[1] << 2) & 0xFFFFFFFF) ^ state[1]) >> 25
+    )
+    state[2] = (((state[2] & 4294967280) << 17) & 0xFFFFFFFF) ^ (
+        (((state[2] << 3) & 0xFFFFFFFF) ^ state[2]) >> 11
+    )
+    return state[0] ^ state[1] ^ state[2]
+
+
+@numba.njit(fastmath=True, parallel=True, cache=True)
+def _epoch(
+    embedding: np.ndarray,
+    snapshot: np.ndarray,
+    head: np.ndarray,
+    tail: np.ndarray,
+    block_edges: np.ndarray,
+    block_rows: np.ndarray,
+    n_vertices: int,
+    epochs_per_sample: np.ndarray,
+    a: float,
+    b: float,
+    rng_state_per_sample: np.ndarray,
+    gamma: float,
+    alpha: float,
+    epochs_per_negative_sample: np.ndarray,
+    epoch_of_next_negative_sample: np.ndarray,
+    epoch_of_next_sample: np.ndarray,
+    n: int,
+) -> None:
+    dim = embedding.shape[1]
+    blocks = block_edges.shape[0] - 1
+    for blk in numba.prange(blocks):
+        lo = block_rows[blk]
+        hi = block_rows[blk + 1]
+        for i in range(block_edges[blk], block_edges[blk + 1]):
+            if epoch_of_next_sample[i] > n:
+                continue
+            j = head[i]
+            k = tail[i]
+            current = embedding[j]
+            other = embedding[k] if lo <= k < hi else snapshot[k]
+            dist_squared = 0.0
+            for d in range(dim):
+                diff = current[d] - other[d]
+                dist_squared += diff * diff
+            if dist_squared > 0.0:
+                grad_coeff = -2.0 * a * b * pow(dist_squared, b - 1.0)
+                grad_coeff /= a * pow(dist_squared, b) + 1.0
+            else:
+                grad_coeff = 0.0
+            for d in range(dim):
+                # both pulls of the edge pair (j, k) and (k, j) on this row
+                current[d] += 2.0 * _clip(grad_coeff * (current[d] - other[d])) * alpha
+            epoch_of_next_sample[i] += epochs_per_sample[i]
+
+            n_neg_samples = int(
+                (n - epoch_of_next_negative_sample[i]) / epochs_per_negative_sample[i]
+            )
+            state = rng_state_per_sample[j]
+            for _ in range(n_neg_samples):
+                k = _tau_rand_int(state) % n_vertices
+                other = embedding[k] if lo <= k < hi else snapshot[k]
+                dist_squared = 0.0
+                for d in range(dim):
+                    diff = current[d] - other[d]
+                    dist_squared += diff * diff
+                if dist_squared > 0.0:
+                    grad_coeff = 2.0 * gamma * b
+                    grad_coeff /= (0.001 + dist_squared) * (a * pow(dist_squared, b) + 1)
+                elif j == k:
+                    continue
+                else:
+                    grad_coeff = 0.0
+                if grad_coeff > 0.0:
+                    for d in range(dim):
+                        current[d] += _clip(grad_coeff * (current[d] - other[d])) * alpha
+            epoch_of_next_negative_sample[i] += n_neg_samples * epochs_per_negative_sample[i]
+
+
+def optimize_layout_blocks(
+    head_embedding: np.ndarray,
+    head: np.ndarray,
+    tail: np.ndarray,
+    n_epochs: int,
+    n_vertices: int,
+    epochs_per_sample: np.ndarray,
+    a: float,
+    b: float,
+    rng_state: np.ndarray,
+    gamma: float = 1.0,
+    initial_alpha: float = 1.0,
+    negative_sample_rate: float = 5.0,
+    tqdm_kwds: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """umap-learn's ``optimize_layout_euclidean`` for a fit (head and tail embeddings the
+    same array), by blocks in parallel; updates ``head_embedding`` in place."""
+    from umap import layouts  # its tqdm name is where epoch_checkpoints listens
+
+    if head.shape[0] > 1 and np.any(head[1:] < head[:-1]):
+        order = np.argsort(head, kind="stable")
+        head, tail, epochs_per_sample = head[order], tail[order], epochs_per_sample[order]
+    head = np.ascontiguousarray(head, dtype=np.int32)
+    tail = np.ascontiguousarray(tail, dtype=np.int32)
+    epochs_per_sample = np.ascontiguousarray(epochs_per_sample, dtype=np.float64)
+    block_edges, block_rows = head_blocks(head, n_vertices, block_count(head.shape[0]))
+
+    epochs_per_negative_sample = epochs_per_sample / negative_sample_rate
+    epoch_of_next_negative_sample = epochs_per_negative_sample.copy()
+    epoch_of_next_sample = epochs_per_sample.copy()
+    # umap-learn's per-row streams, seeded as it seeds them
+    rng_state_per_sample = np.full(
+        (head_embedding.shape[0], len(rng_state)), rng_state, dtype=np.int64
+    ) + head_embedding[:, 0].astype(np.float64).view(np.int64).reshape(-1, 1)
+    snapshot = np.empty_like(head_embedding)
+    kwds = dict(tqdm_kwds or {})
+    kwds.setdefault("disable", True)
+    alpha = initial_alpha
+    for n in layouts.tqdm(range(n_epochs), **kwds):
+        np.copyto(snapshot, head_embedding)
+        _epoch(head_embedding, snapshot, head, tail, block_edges, block_rows, n_vertices,
+               epochs_per_sample, a, b, rng_state_per_sample, gamma, alpha,
+               epochs_per_negative_sample, epoch_of_next_negative_sample,
+               epoch_of_next_sample, n)
+        alpha = initial_alpha * (1.0 - (float(n) / float(n_epochs)))
+    return head_embedding
+
+
+@contextmanager
+def seeded_layout_in_parallel() -> Iterator[None]:
+    """While a fit runs inside, umap-learn's seeded layout (the one it runs on one thread)
+    is :func:`optimize_layout_blocks`; every other call goes to umap-learn's own."""
+    from umap import umap_
+
+    original = umap_.optimize_layout_euclidean
+
+    def routed(head_embedding: np.ndarray, tail_embedding: np.ndarray, head: np.ndarray,
+               tail: np.ndarray, n_epochs: Any, n_vertices: int, epochs_per_sample: np.ndarray,
+               a: float, b: float, rng_state: np.ndarray, gamma: float = 1.0,
+               initial_alpha: float = 1.0, negative_sample_rate: float = 5.0,
+               parallel: bool = False, verbose: bool = False, densmap: bool = False,
+               densmap_kwds: Any = None, tqdm_kwds: Any = None,
+               move_other: bool = False) -> Any:
+        ours = (not parallel and move_other and not densmap and isinstance(n_epochs, int)
+                and head_embedding is tail_embedding)
+        if not ours:
+            return original(head_embedding, tail_embedding, head, tail, n_epochs, n_vertices,
+                            epochs_per_sample, a, b, rng_state, gamma, initial_alpha,
+                            negative_sample_rate, parallel=parallel, verbose=verbose,
+                            densmap=densmap, densmap_kwds=densmap_kwds, tqdm_kwds=tqdm_kwds,
+                            move_other=move_other)
+        return optimize_layout_blocks(head_embedding, head, tail, n_epochs, n_vertices,
+                                      epochs_per_sample, a, b, rng_state, gamma,
+                                      initial_alpha, negative_sample_rate, tqdm_kwds)
+
+    umap_.optimize_layout_euclidean = routed
+    try:
+        yield
+    finally:
+        umap_.optimize_layout_euclidean = original
