@@ -1,7 +1,7 @@
 """The CPU path against umap-learn for the parameters users send, side by side in one run.
 
     python3 benchmarks/bench_matrix.py --out benchmarks/results [--rows 1000,10000,100000]
-        [--dims 512] [--repeat 1]
+        [--dims 512] [--metrics euclidean,cosine] [--repeat 1]
 
 For each case (metric x ``random_state`` or none x rows x ``n_components``, plus the JSON
 upload and the design document's uniform load test), the same data go
@@ -97,14 +97,14 @@ def _trust(data: np.ndarray, layout: np.ndarray) -> float:
     return round(float(trustworthiness(data[probe], layout[probe], n_neighbors=15)), 4)
 
 
-def cases(rows: list[int], dims: int) -> list[dict[str, Any]]:
+def cases(rows: list[int], dims: int, metrics: list[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for n in rows:
-        for metric in ("euclidean", "cosine"):
+        for metric in metrics:
             for seed in (42, None):
                 out.append({"rows": n, "dims": dims, "data": "mixture", "format": "npy",
                             "params": {"metric": metric, "random_state": seed}})
-    middle = sorted(rows)[len(rows) // 2]
+    middle = 10_000 if 10_000 in rows else min(rows)
     out.append({"rows": middle, "dims": dims, "data": "mixture", "format": "npy",
                 "params": {"metric": "euclidean", "random_state": None, "n_components": 3}})
     out.append({"rows": middle, "dims": dims, "data": "mixture", "format": "json",
@@ -134,9 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "results")
     parser.add_argument("--rows", default="1000,10000,100000")
     parser.add_argument("--dims", type=int, default=512)
+    parser.add_argument("--metrics", default="euclidean,cosine")
     parser.add_argument("--repeat", type=int, default=1, help="timings per side; the median is kept")
     args = parser.parse_args(argv)
-    todo = cases([int(n) for n in args.rows.split(",")], args.dims)
+    todo = cases([int(n) for n in args.rows.split(",")], args.dims, args.metrics.split(","))
     work = Path(tempfile.mkdtemp(prefix="bench-matrix-"))
     cache = Path(os.environ.get("NUMBA_CACHE_DIR", ROOT.parent / ".cache" / "numba"))
     result: dict[str, Any] = {"date": date.today().isoformat(), "cores": len(os.sched_getaffinity(0)),

@@ -93,10 +93,11 @@ def test_quality_matches_umap_learns_seeded_layout(name: str) -> None:
     assert ours[1] >= theirs[1] - 0.03, scores
 
 
-def test_unseeded_fits_and_transforms_keep_umap_learns_layout(monkeypatch) -> None:
-    """Ours runs only for a seeded fit: an unseeded fit (umap-learn's parallel layout) and
-    a transform (head and tail embeddings apart, nothing moves but the new rows) go to
-    umap-learn's own function."""
+def test_unseeded_fits_and_transforms_keep_umap_learns_layout(monkeypatch, threads) -> None:
+    """Ours runs only for a seeded fit, on the threads the job had (umap-learn's seeded fit
+    sets numba to one): an unseeded fit (umap-learn's parallel layout) and a transform
+    (head and tail embeddings apart, nothing moves but the new rows) go to umap-learn's
+    own function."""
     import umap
     from umap import umap_
 
@@ -105,15 +106,16 @@ def test_unseeded_fits_and_transforms_keep_umap_learns_layout(monkeypatch) -> No
     calls: list[str] = []
     real = layout_parallel.optimize_layout_blocks
     monkeypatch.setattr(layout_parallel, "optimize_layout_blocks",
-                        lambda *a, **k: calls.append("ours") or real(*a, **k))
+                        lambda *a, **k: calls.append(f"ours on {numba.get_num_threads()}") or real(*a, **k))
+    threads(2)
     data, _ = labelled_mixture(600, 8, 3, seed=0)
     before = umap_.optimize_layout_euclidean
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with seeded_layout_in_parallel():
             seeded = umap.UMAP(random_state=0, n_epochs=30).fit(data)
-            assert calls == ["ours"]
+            assert calls == ["ours on 2"]
             umap.UMAP(n_epochs=30).fit(data)
             seeded.transform(data[:50])
-    assert calls == ["ours"]
+    assert calls == ["ours on 2"]
     assert umap_.optimize_layout_euclidean is before  # restored on exit

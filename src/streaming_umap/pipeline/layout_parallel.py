@@ -204,6 +204,9 @@ def seeded_layout_in_parallel() -> Iterator[None]:
     from umap import umap_
 
     original = umap_.optimize_layout_euclidean
+    # umap-learn's fit sets numba to one thread when it has a seed (n_jobs=1, restored at
+    # its end); ours lays out on the threads the job had when the fit began
+    threads = numba.get_num_threads()
 
     def routed(head_embedding: np.ndarray, tail_embedding: np.ndarray, head: np.ndarray,
                tail: np.ndarray, n_epochs: Any, n_vertices: int, epochs_per_sample: np.ndarray,
@@ -220,9 +223,14 @@ def seeded_layout_in_parallel() -> Iterator[None]:
                             negative_sample_rate, parallel=parallel, verbose=verbose,
                             densmap=densmap, densmap_kwds=densmap_kwds, tqdm_kwds=tqdm_kwds,
                             move_other=move_other)
-        return optimize_layout_blocks(head_embedding, head, tail, n_epochs, n_vertices,
-                                      epochs_per_sample, a, b, rng_state, gamma,
-                                      initial_alpha, negative_sample_rate, tqdm_kwds)
+        during_fit = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            return optimize_layout_blocks(head_embedding, head, tail, n_epochs, n_vertices,
+                                          epochs_per_sample, a, b, rng_state, gamma,
+                                          initial_alpha, negative_sample_rate, tqdm_kwds)
+        finally:
+            numba.set_num_threads(during_fit)
 
     umap_.optimize_layout_euclidean = routed
     try:
