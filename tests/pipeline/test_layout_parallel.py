@@ -28,6 +28,12 @@ pytestmark = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
                                 reason="needs 2 threads to compare thread counts")
 
 
+@pytest.fixture(autouse=True)
+def blocks(monkeypatch):
+    """Jobs here lay out seeded fits by blocks (not the default: see umap_cpu)."""
+    monkeypatch.setenv("STREAMING_UMAP_SEEDED_LAYOUT", "blocks")
+
+
 @pytest.fixture
 def threads():
     before = numba.get_num_threads()
@@ -119,3 +125,20 @@ def test_unseeded_fits_and_transforms_keep_umap_learns_layout(monkeypatch, threa
             seeded.transform(data[:50])
     assert calls == ["ours on 2"]
     assert umap_.optimize_layout_euclidean is before  # restored on exit
+
+
+def test_by_default_seeded_jobs_keep_umap_learns_layout_and_any_thread_count_agrees(
+        monkeypatch, threads) -> None:
+    """The default (STREAMING_UMAP_SEEDED_LAYOUT unset): umap-learn's seeded layout, and the
+    same result on 1 and 2 threads (seeded NN-descent always runs on all of them)."""
+    from streaming_umap.pipeline import layout_parallel
+
+    monkeypatch.delenv("STREAMING_UMAP_SEEDED_LAYOUT")
+    monkeypatch.setattr(layout_parallel, "optimize_layout_blocks",
+                        lambda *a, **k: pytest.fail("the block layout ran by default"))
+    data, _ = labelled_mixture(6000, 32, 8, seed=3)
+    layouts = []
+    for n in (1, 2):
+        threads(n)
+        layouts.append(_fit(data, random_state=11, n_epochs=40))
+    assert np.array_equal(layouts[0], layouts[1])
