@@ -65,6 +65,15 @@ def _clip(val: float) -> float:
 
 
 @numba.njit(fastmath=True, cache=True)
+def _rdist(x: np.ndarray, y: np.ndarray) -> float:
+    result = 0.0
+    for d in range(x.shape[0]):
+        diff = x[d] - y[d]
+        result += diff * diff
+    return result
+
+
+@numba.njit(fastmath=True, cache=True)
 def _tau_rand_int(state: np.ndarray) -> int:
     # umap.utils.tau_rand_int, the same stream
     state[0] = (((state[0] & 4294967294) << 12) & 0xFFFFFFFF) ^ (
@@ -111,10 +120,7 @@ def _epoch(
             k = tail[i]
             current = embedding[j]
             other = embedding[k] if lo <= k < hi else snapshot[k]
-            dist_squared = 0.0
-            for d in range(dim):
-                diff = current[d] - other[d]
-                dist_squared += diff * diff
+            dist_squared = _rdist(current, other)
             if dist_squared > 0.0:
                 grad_coeff = -2.0 * a * b * pow(dist_squared, b - 1.0)
                 grad_coeff /= a * pow(dist_squared, b) + 1.0
@@ -132,10 +138,7 @@ def _epoch(
             for _ in range(n_neg_samples):
                 k = _tau_rand_int(state) % n_vertices
                 other = embedding[k] if lo <= k < hi else snapshot[k]
-                dist_squared = 0.0
-                for d in range(dim):
-                    diff = current[d] - other[d]
-                    dist_squared += diff * diff
+                dist_squared = _rdist(current, other)
                 if dist_squared > 0.0:
                     grad_coeff = 2.0 * gamma * b
                     grad_coeff /= (0.001 + dist_squared) * (a * pow(dist_squared, b) + 1)
