@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import numpy as np
 
@@ -95,22 +95,28 @@ def exact_knn(
 
 
 @contextmanager
-def _threads_for_seed(random_state: int | None) -> Iterator[None]:
+def numba_threads(threads: int) -> Iterator[None]:
+    """numba's parallel code runs on ``threads`` threads inside, as many as before after."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def _threads_for_seed(random_state: int | None) -> AbstractContextManager[None]:
     """With a seed, NN-descent runs on every thread numba has, whatever share of them the
     job was given: pynndescent splits its candidate lists by thread, so its graph for a
     seed depends on the thread count (measured: 11 % of a 20k x 32 graph's entries differ
     between 1 and 2 threads), and the share changes with the jobs running beside it."""
     if random_state is None:
-        yield
-        return
+        return nullcontext()
     import numba
 
-    before = numba.get_num_threads()
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
+    return numba_threads(numba.config.NUMBA_NUM_THREADS)
 
 
 def approximate_knn(

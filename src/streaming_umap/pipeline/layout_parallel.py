@@ -35,6 +35,8 @@ from typing import Any
 import numba
 import numpy as np
 
+from .knn import numba_threads
+
 MAX_BLOCKS = 256  # enough to balance 64+ threads; a function of the edges only
 MIN_EDGES_PER_BLOCK = 512
 
@@ -226,14 +228,10 @@ def seeded_layout_in_parallel() -> Iterator[None]:
                             negative_sample_rate, parallel=parallel, verbose=verbose,
                             densmap=densmap, densmap_kwds=densmap_kwds, tqdm_kwds=tqdm_kwds,
                             move_other=move_other)
-        during_fit = numba.get_num_threads()
-        numba.set_num_threads(threads)
-        try:
+        with numba_threads(threads):
             return optimize_layout_blocks(head_embedding, head, tail, n_epochs, n_vertices,
                                           epochs_per_sample, a, b, rng_state, gamma,
                                           initial_alpha, negative_sample_rate, tqdm_kwds)
-        finally:
-            numba.set_num_threads(during_fit)
 
     umap_.optimize_layout_euclidean = routed
     try:
