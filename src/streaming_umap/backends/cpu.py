@@ -69,7 +69,7 @@ def enable_numba_cache() -> None:
         return jit
 
     njit, jit = cached(plain_njit), cached(plain_jit)
-    njit._streaming_umap_cached = True  # type: ignore[attr-defined]
+    njit._streaming_umap_cached = True
     numba.njit, numba.jit = njit, jit
     warnings.filterwarnings("ignore", module="numba")
     warnings.filterwarnings("ignore", message=".*Cannot cache compiled function.*")

@@ -116,7 +116,7 @@ def _threads_for_seed(random_state: int | None) -> AbstractContextManager[None]:
         return nullcontext()
     import numba
 
-    return numba_threads(numba.config.NUMBA_NUM_THREADS)
+    return numba_threads(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
 
 
 def approximate_knn(

@@ -76,7 +76,7 @@ def _rdist(x: np.ndarray, y: np.ndarray) -> float:
 
 
 @numba.njit(fastmath=True, cache=True)
-def _tau_rand_int(state: np.ndarray) -> int:
+def _tau_rand_int(state: np.ndarray) -> Any:
     # umap.utils.tau_rand_int, the same stream
     state[0] = (((state[0] & 4294967294) << 12) & 0xFFFFFFFF) ^ (
         (((state[0] << 13) & 0xFFFFFFFF) ^ state[0]) >> 19
