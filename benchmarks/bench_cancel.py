@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import shutil
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -35,7 +33,7 @@ from streaming_umap.datasets import labelled_mixture
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-from bench_startup import Server  # noqa: E402
+from bench_startup import bench_server  # noqa: E402
 
 STAGES = ("queued", "knn", "graph", "layout")
 
@@ -103,27 +101,19 @@ def main(argv: list[str] | None = None) -> int:
     buffer = io.BytesIO()
     np.save(buffer, data)
     body = buffer.getvalue()
-    work = Path(tempfile.mkdtemp(prefix="bench-cancel-"))
-    cache = Path(os.environ.get("NUMBA_CACHE_DIR", ROOT.parent / ".cache" / "numba"))
     result: dict[str, Any] = {"date": date.today().isoformat(), "cores": len(os.sched_getaffinity(0)),
                               "device": "cpu", "rows": args.rows, "dims": args.dims,
                               "load_before": os.getloadavg(), "trials": [], "by_stage": {}}
-    server = Server(work / "server", cache, GPU_UMAP_MAX_CONCURRENT_JOBS="1")
-    try:
-        server.ready()
-        with httpx.Client(base_url=server.url, timeout=600) as c:
-            for stage in STAGES:
-                runs = [trial(c, body, stage) for _ in range(args.trials)]
-                result["trials"] += runs
-                latencies = [r["latency_s"] for r in runs]
-                result["by_stage"][stage] = {
-                    "median_s": round(float(np.median(latencies)), 3), "max_s": max(latencies),
-                    "all_cancelled": all(r["ended"] == "cancelled" for r in runs),
-                    "worker_ready_max_s": max(r["worker_ready_after_s"] for r in runs)}
-                print(stage, result["by_stage"][stage], flush=True)
-    finally:
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    with bench_server("cancel") as server, httpx.Client(base_url=server.url, timeout=600) as c:
+        for stage in STAGES:
+            runs = [trial(c, body, stage) for _ in range(args.trials)]
+            result["trials"] += runs
+            latencies = [r["latency_s"] for r in runs]
+            result["by_stage"][stage] = {
+                "median_s": round(float(np.median(latencies)), 3), "max_s": max(latencies),
+                "all_cancelled": all(r["ended"] == "cancelled" for r in runs),
+                "worker_ready_max_s": max(r["worker_ready_after_s"] for r in runs)}
+            print(stage, result["by_stage"][stage], flush=True)
     every = [t["latency_s"] for t in result["trials"]]
     result["p99_s"] = round(float(np.percentile(every, 99)), 3)
     result["load_after"] = os.getloadavg()

@@ -42,6 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_gpu import Server, npy_bytes  # noqa: E402
 
+
 class PeakRSS:
     """Peak anonymous resident memory of one process while the ``with`` block runs."""
 

@@ -24,9 +24,7 @@ import argparse
 import io
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from datetime import date
@@ -41,7 +39,7 @@ from streaming_umap.datasets import labelled_mixture
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-from bench_startup import Server  # noqa: E402
+from bench_startup import bench_server  # noqa: E402
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -138,33 +136,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="timings per side; the median is kept")
     args = parser.parse_args(argv)
     todo = cases([int(n) for n in args.rows.split(",")], args.dims, args.metrics.split(","))
-    work = Path(tempfile.mkdtemp(prefix="bench-matrix-"))
-    cache = Path(os.environ.get("NUMBA_CACHE_DIR", ROOT.parent / ".cache" / "numba"))
     result: dict[str, Any] = {"date": date.today().isoformat(), "cores": len(os.sched_getaffinity(0)),
                               "device": "cpu", "load_before": os.getloadavg(), "cases": []}
-    server = Server(work / "server", cache, GPU_UMAP_MAX_CONCURRENT_JOBS="1")
-    try:
-        server.ready()
-        with httpx.Client(base_url=server.url, timeout=3600) as c:
-            for case in todo:
-                data = _data(case)
-                params = {k: v for k, v in case["params"].items() if v is not None}
-                ours = [service_fit(c, data, case["format"], params) for _ in range(args.repeat)]
-                theirs = [library_fit(data, params) for _ in range(args.repeat)]
-                service_s = float(np.median([s for s, _ in ours]))
-                library_s = float(np.median([s for s, _ in theirs]))
-                row: dict[str, Any] = {"case": _name(case), **case, "service_s": round(service_s, 2),
-                                       "umap_learn_s": round(library_s, 2),
-                                       "ratio": round(service_s / library_s, 3)}
-                if params.get("random_state") is not None:
-                    row["trust_service"] = _trust(data, ours[0][1])
-                    row["trust_umap_learn"] = _trust(data, theirs[0][1])
-                result["cases"].append(row)
-                print(f"{row['case']:<60} service {service_s:7.2f} s  umap-learn {library_s:7.2f} s  "
-                      f"{row['ratio']:.2f}x", flush=True)
-    finally:
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    with bench_server("matrix") as server, httpx.Client(base_url=server.url, timeout=3600) as c:
+        for case in todo:
+            data = _data(case)
+            params = {k: v for k, v in case["params"].items() if v is not None}
+            ours = [service_fit(c, data, case["format"], params) for _ in range(args.repeat)]
+            theirs = [library_fit(data, params) for _ in range(args.repeat)]
+            service_s = float(np.median([s for s, _ in ours]))
+            library_s = float(np.median([s for s, _ in theirs]))
+            row: dict[str, Any] = {"case": _name(case), **case, "service_s": round(service_s, 2),
+                                   "umap_learn_s": round(library_s, 2),
+                                   "ratio": round(service_s / library_s, 3)}
+            if params.get("random_state") is not None:
+                row["trust_service"] = _trust(data, ours[0][1])
+                row["trust_umap_learn"] = _trust(data, theirs[0][1])
+            result["cases"].append(row)
+            print(f"{row['case']:<60} service {service_s:7.2f} s  umap-learn {library_s:7.2f} s  "
+                  f"{row['ratio']:.2f}x", flush=True)
     result["load_after"] = os.getloadavg()
     write_figure(result, args.out, "matrix")
     return 0

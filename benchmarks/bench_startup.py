@@ -22,6 +22,7 @@ Writes ``OUT/<date>-cpu-<cores>-cores-startup.json`` and prints a table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -115,6 +117,22 @@ class Server:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def bench_server(prefix: str, **env: str) -> Iterator[Server]:
+    """A warm server with one job worker (unless ``env`` says otherwise) on a throwaway
+    data folder and the shared numba cache (``NUMBA_CACHE_DIR``, else ``.cache/numba``);
+    stopped and removed afterwards. The stand-alone benchmarks' common setup."""
+    work = Path(tempfile.mkdtemp(prefix=f"bench-{prefix}-"))
+    cache = Path(os.environ.get("NUMBA_CACHE_DIR", ROOT / ".cache" / "numba"))
+    server = Server(work / "server", cache, **{"GPU_UMAP_MAX_CONCURRENT_JOBS": "1", **env})
+    try:
+        server.ready()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _starts(work: Path, cache: Path, cold: bool) -> dict[str, Any]:

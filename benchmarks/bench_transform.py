@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from datetime import date
@@ -43,7 +41,7 @@ from streaming_umap.bench.report import write_figure
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-from bench_startup import Server  # noqa: E402
+from bench_startup import bench_server  # noqa: E402
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -152,20 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.place.split(",")]
     data, labels = _data(args.model_rows, args.dims, max(max(counts), args.refit_rows))
-    work = Path(tempfile.mkdtemp(prefix="bench-transform-"))
-    cache = Path(os.environ.get("NUMBA_CACHE_DIR", ROOT.parent / ".cache" / "numba"))
     result: dict[str, Any] = {"date": date.today().isoformat(), "cores": len(os.sched_getaffinity(0)),
                               "device": "cpu", "load_before": os.getloadavg()}
-    server = Server(work / "server", cache, GPU_UMAP_MAX_CONCURRENT_JOBS="1")
-    try:
-        server.ready()
-        with httpx.Client(base_url=server.url, timeout=3600) as c:
-            result["place"], model_id, layout = place(c, data, labels, args.model_rows, counts)
-            if "refit" in args.steps.split(","):
-                result["refit"] = refit(c, data, model_id, layout, args.model_rows, args.refit_rows)
-    finally:
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    with bench_server("transform") as server, httpx.Client(base_url=server.url, timeout=3600) as c:
+        result["place"], model_id, layout = place(c, data, labels, args.model_rows, counts)
+        if "refit" in args.steps.split(","):
+            result["refit"] = refit(c, data, model_id, layout, args.model_rows, args.refit_rows)
     result["load_after"] = os.getloadavg()
     write_figure(result, args.out, "transform")
     return 0
