@@ -90,3 +90,49 @@ def test_pause_freezes_the_clock() -> None:
     assert tracker.estimate(50.0) == before
     tracker.resume(50.0)
     assert tracker.estimate(50.5)[1] < before[1]
+
+
+def test_a_slow_metric_has_its_own_knn_coefficient_learnt_apart() -> None:
+    model = CostModel("cpu")
+    fast = model.plan("umap", 50_000, 64, {"metric": "cosine"}, exact_max_rows=4096)
+    slow = model.plan("umap", 50_000, 64, {"metric": "manhattan"}, exact_max_rows=4096)
+    assert fast[1].key == "knn:approx" and slow[1].key == "knn:approx:manhattan"
+    before = model.coef["knn:approx"]
+    model.observe("knn:approx:manhattan", slow[1].units, slow[1].seconds * 9)
+    assert model.coef["knn:approx"] == before  # euclidean and cosine jobs keep their ETA
+    assert model.predict("knn:approx:manhattan", slow[1].units) > 2.5 * slow[1].seconds
+
+
+def test_a_first_run_adds_its_cost_to_the_stage_and_is_learnt_apart() -> None:
+    model = CostModel("cpu")
+    key, extra = model.first_run("knn", {"metric": "correlation"})
+    assert key == "first:knn:correlation" and extra == PRIORS["cpu"]["first:knn"]
+    assert model.first_run("knn", {"metric": "cosine"})[1] < extra  # the warm-up compiled it
+    assert model.first_run("layout", {}) == ("", 0.0)
+    tracker = ProgressTracker(plan(1, 2, 1, 5, 1), now=0.0)
+    tracker.on_stage("load", 1, 0.0)
+    _, before = tracker.estimate(1.0)
+    tracker.on_stage("knn", 1, 1.0, (key, extra))
+    _, after = tracker.estimate(1.0)
+    assert after == pytest.approx(before + extra, rel=0.05)
+    tracker.on_stage("graph", 1, 30.0)  # the kNN took 29 s: 2 s of work, 27 s of compile
+    knn, seconds = tracker.finished[1]
+    assert knn.first_run_key == key and seconds == 29.0
+    model.observe(knn.first_run_key, 1.0, seconds - (knn.seconds - knn.first_run_seconds))
+    assert model.coef[key] == pytest.approx((extra * 27.0) ** 0.5, rel=0.01)
+    assert model.coef["first:knn"] == PRIORS["cpu"]["first:knn"]
+
+
+def test_cluster_priors_follow_the_measured_growth() -> None:
+    model = CostModel("cpu")
+    model.calibrate({"layout": 1.66e-7})  # what the warm-up measured on the box timed below
+
+    def seconds(rows: int, dims: int, **params: object) -> float:
+        stages = model.plan("cluster", rows, dims, dict(params), 0)
+        return next(p.seconds for p in stages if p.stage == "cluster")
+
+    # measured on 2 cores (benchmarks/bench_eta.py and in process): 7.6 s and 40.1 s
+    assert seconds(20_000, 16, algorithm="hdbscan") == pytest.approx(7.6, rel=0.25)
+    assert seconds(50_000, 16, algorithm="hdbscan") == pytest.approx(40.1, rel=0.25)
+    assert seconds(20_000, 512, algorithm="kmeans", n_clusters=32) == pytest.approx(2.2, rel=0.25)
+    assert seconds(50_000, 32, algorithm="dbscan") == pytest.approx(9.9, rel=0.25)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..pipeline.checkpoint import NullCheckpoint
+from ..pipeline.knn import NND_LARGE_ROWS
 from ..schemas import ClusterParams, UMAPParams
 from .base import ClusterOutput, RunOptions, UMAPOutput
 
@@ -75,7 +76,6 @@ def enable_numba_cache() -> None:
     warnings.filterwarnings("ignore", message=".*Cannot cache compiled function.*")
 
 
-NND_LARGE_ROWS = 16_384  # pynndescent takes other (lazily compiled) code paths above this
 
 
 def _sample(rows: int, dims: int, seed: int) -> np.ndarray:

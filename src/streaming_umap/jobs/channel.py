@@ -73,7 +73,7 @@ class ChannelCheckpoint:
 
     def stage(self, name: str, total: int, **info: int) -> None:
         self.total = max(1, total)
-        self.channel.send(msg.StageStarted(self.job_id, name, self.total, time.time()))
+        self.channel.send(msg.StageStarted(self.job_id, name, self.total, time.time(), dict(info)))
         self.last_sent = 0.0
         self._apply(self.channel.controls())
 

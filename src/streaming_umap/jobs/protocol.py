@@ -84,6 +84,8 @@ class StageStarted:
     stage: str
     total: int
     at: float
+    # what the stage said of itself (``first_run=1``: code this process has not run yet)
+    info: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

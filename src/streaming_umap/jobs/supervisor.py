@@ -542,7 +542,9 @@ class Supervisor:
         elif isinstance(message, msg.StageStarted):
             job.stage = message.stage
             if tracker:
-                tracker.on_stage(message.stage, message.total, message.at)
+                first_run = (self.model().first_run(message.stage, job.params)
+                             if message.info.get("first_run") else ("", 0.0))
+                tracker.on_stage(message.stage, message.total, message.at, first_run)
             if message.stage == "layout":
                 job.total_epochs = message.total
                 job.epoch = 0
@@ -613,7 +615,10 @@ class Supervisor:
         if tracker:
             model = self.model()
             for plan, seconds in tracker.finish(now):
-                model.observe(plan.key, plan.units, seconds)
+                if plan.first_run_key:  # the stage's own cost is known; the rest was the first run's
+                    model.observe(plan.first_run_key, 1.0, seconds - (plan.seconds - plan.first_run_seconds))
+                else:
+                    model.observe(plan.key, plan.units, seconds)
                 stages.append((plan.stage, seconds))
             self.store.save_cost_model(model.backend, model.coef)
             log.info("cost model after %s: %s", job.id,

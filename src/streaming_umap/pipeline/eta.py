@@ -44,11 +44,21 @@ PRIORS: dict[str, dict[str, float]] = {
         "graph": 5e-6,
         "layout": 8e-8,
         "write": 1e-8,
-        "cluster:kmeans": 2e-10,
-        "cluster:dbscan": 4e-11,
-        "cluster:hdbscan": 2e-7,
+        # measured 2026-12-02 on a 2-core box whose warm-up calibrates to 2.1x these
+        # priors (benchmarks/bench_eta.py and in process), divided by 2.1: k-means 20k x
+        # 512 with 8 and 32 clusters and 20k x 128 with 64; DBSCAN, HDBSCAN at 5k-50k rows
+        "cluster:kmeans": 1.5e-10,
+        "cluster:dbscan": 8.6e-10,
+        "cluster:hdbscan": 1.05e-8,
         "transform": 1e-7,
         "index": 4e-10,
+        # a job's first NN-descent of a metric and size class in a worker process: the
+        # compile (or, for the metrics the warm-up covers, the disk cache's load), in
+        # seconds (units: 1). Measured on the box above: manhattan 13-15 s, correlation
+        # 15-42 s (less when another metric compiled the shared code first).
+        "first:knn": 8.0,
+        "first:knn:euclidean": 0.5,
+        "first:knn:cosine": 0.5,
     },
     "gpu": {
         "load": 1e-9,
@@ -62,8 +72,16 @@ PRIORS: dict[str, dict[str, float]] = {
         "cluster:hdbscan": 1.3e-7,
         "transform": 1e-7,  # placement runs on the CPU cores of the GPU worker
         "index": 4e-10,
+        "first:knn": 0.0,  # cuML compiles nothing per metric in a job
     },
 }
+
+# NN-descent's time per unit against euclidean's, for the metrics pynndescent computes
+# more slowly (measured 2026-12-02 on 10k x 64 and 20k x 128, compiled; see the issue's
+# ETA bench). A metric's own coefficient (``knn:approx:<metric>``) starts from this and
+# is then learnt apart, so a slow metric does not skew every other job's ETA.
+APPROX_KNN_METRIC_COST: dict[str, float] = {"manhattan": 1.8, "correlation": 2.7}
+FAST_KNN_METRICS = frozenset({"euclidean", "cosine"})  # the base ``knn:approx`` key
 
 
 def default_epochs(rows: int) -> int:
@@ -102,7 +120,9 @@ def stage_key_units(
     if stage == "knn":
         if rows <= exact_max_rows:
             return "knn:exact", float(rows) * rows * dims
-        return "knn:approx", float(rows) * dims * k * math.log2(max(rows, 2))
+        metric = str(params.get("metric", "euclidean"))
+        key = "knn:approx" if metric in FAST_KNN_METRICS else f"knn:approx:{metric}"
+        return key, float(rows) * dims * k * math.log2(max(rows, 2))
     if stage == "graph":
         return "graph", float(rows * k)
     if stage == "layout":
@@ -112,9 +132,10 @@ def stage_key_units(
         algorithm = str(params.get("algorithm", "dbscan"))
         if algorithm == "kmeans":
             return "cluster:kmeans", float(rows) * dims * int(params.get("n_clusters", 8)) * 20
-        if algorithm == "dbscan":
-            return "cluster:dbscan", float(rows) * rows * dims
-        return "cluster:hdbscan", float(rows) * math.log2(max(rows, 2)) * dims
+        if algorithm == "dbscan":  # measured: ~rows^2, little dependence on dims
+            return "cluster:dbscan", float(rows) * rows * dims ** 0.25
+        # measured at 5k-50k rows and 16-64 dims: rows^1.8 x dims^0.66
+        return "cluster:hdbscan", float(rows) ** 1.8 * dims ** 0.66
     return stage, 0.0
 
 
@@ -124,6 +145,10 @@ class StagePlan:
     key: str
     units: float
     seconds: float
+    # seconds added once the worker said this stage runs code it has not run yet (a
+    # compile), and the cost-model key they are learnt under
+    first_run_key: str = ""
+    first_run_seconds: float = 0.0
 
 
 @dataclass
@@ -136,8 +161,28 @@ class CostModel:
         merged.update(self.coef)
         self.coef = merged
 
+    def _coef(self, key: str) -> float:
+        """``coef[key]``; a key not seen yet (``knn:approx:manhattan``,
+        ``first:knn:correlation``) starts from its family's coefficient (the key less its
+        last part), scaled for a slower metric."""
+        if key not in self.coef:
+            family = key.rsplit(":", 1)[0]
+            if family == key or family not in self.coef:
+                return 0.0
+            scale = APPROX_KNN_METRIC_COST.get(key.rsplit(":", 1)[1], 1.0) if family == "knn:approx" else 1.0
+            self.coef[key] = self._coef(family) * scale
+        return self.coef[key]
+
     def predict(self, key: str, units: float) -> float:
-        return BASE_SECONDS + self.coef.get(key, 0.0) * units
+        return BASE_SECONDS + self._coef(key) * units
+
+    def first_run(self, stage: str, params: dict[str, Any]) -> tuple[str, float]:
+        """The key and predicted seconds of the extra cost of a stage whose code the
+        worker runs for the first time (for now NN-descent: per metric)."""
+        if stage != "knn":
+            return "", 0.0
+        key = f"first:knn:{params.get('metric', 'euclidean')}"
+        return key, max(0.0, self._coef(key))
 
     def plan(
         self, kind: str, rows: int, dims: int, params: dict[str, Any], exact_max_rows: int
@@ -164,7 +209,7 @@ class CostModel:
 
     def observe(self, key: str, units: float, seconds: float, weight: float = 0.5) -> None:
         """Move ``coef[key]`` toward what was just measured (geometric mean step)."""
-        if units <= 0 or seconds <= BASE_SECONDS or key not in self.coef:
+        if units <= 0 or seconds <= BASE_SECONDS or self._coef(key) <= 0:
             return
         measured = (seconds - BASE_SECONDS) / units
         old = self.coef[key]
@@ -214,10 +259,16 @@ class ProgressTracker:
                 return i
         return -1
 
-    def on_stage(self, stage: str, total: int, now: float) -> None:
+    def on_stage(self, stage: str, total: int, now: float, first_run: tuple[str, float] = ("", 0.0)) -> None:
+        """``stage`` began; ``first_run`` (key, seconds): it runs code new to the worker,
+        which costs that much more than the plan said."""
         position = self._position(stage)
         if position < 0 or position <= self.index:
             return
+        key, extra = first_run
+        if key and extra > 0:
+            p = self.plan[position]
+            self.plan[position] = StagePlan(p.stage, p.key, p.units, p.seconds + extra, key, extra)
         clock = self.clock.read(now)
         if self.index >= 0:
             self.finished.append((self.plan[self.index], clock - self.stage_started))
