@@ -45,6 +45,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .config import Settings
@@ -269,7 +270,37 @@ def build_parser() -> argparse.ArgumentParser:
     add_keys_parser(sub)
     sub.add_parser("bench", help="run the benchmark suite (arguments go to it; try bench --help)",
                    add_help=False)
+    warm = sub.add_parser("warm-cache", help="compile the CPU path's code into the numba cache "
+                          "(NUMBA_CACHE_DIR, default .cache/numba), so that a first start takes "
+                          "seconds; for an image build or CI")
+    warm.add_argument("--force", action="store_true", help="even if the cache says it holds it all")
+    warm.set_defaults(func=_warm_cache)
     return parser
+
+
+def _warm_cache(args: argparse.Namespace) -> int:
+    import time
+
+    settings = Settings.from_env()
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.numba_cache_dir))  # before numba loads
+    os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")  # as the warm template runs
+    from .backends.cpu import cache_holds_warm_up, warm_cache
+
+    folder = os.environ["NUMBA_CACHE_DIR"]
+    if cache_holds_warm_up() and not args.force:
+        print(f"{folder} already holds every warm-up step", file=sys.stderr)
+        return 0
+    started = time.monotonic()
+
+    def say(step: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f} s] {step}", file=sys.stderr, flush=True)
+
+    if args.force:
+        for marker in Path(folder).glob(".streaming-umap-warm-*"):
+            marker.unlink(missing_ok=True)
+    ok = warm_cache(say)
+    say(f"done: {folder}" if ok else "the helper process failed; its steps are not in the cache")
+    return 0 if ok else 1
 
 
 def _error(message: str) -> None:

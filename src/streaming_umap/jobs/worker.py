@@ -70,11 +70,13 @@ def load_backend(choice: str, cfg: WorkerConfig) -> Any:
 
 
 def warm(backend: Any, cfg: WorkerConfig, started: float,
-         progress: Callable[[str], None] | None = None) -> msg.Ready:
+         progress: Callable[[str], None] | None = None, split: bool = False) -> msg.Ready:
     """Compile and time what jobs need; the Ready message that says so. ``progress`` is
-    told each step of the warm-up as it begins."""
+    told each step of the warm-up as it begins; ``split``: the warm template's warm-up,
+    which leaves part of a first start's compile to a helper process (CPU backend)."""
     light = cfg.role == "immediate" or cfg.warmup == "light"
-    calibration = backend.warm_up(light=light, progress=progress) if cfg.warmup != "off" else {}
+    extra = {"split": True} if split else {}
+    calibration = backend.warm_up(light=light, progress=progress, **extra) if cfg.warmup != "off" else {}
     seconds = time.perf_counter() - started
     log.info("%s worker %d ready (%s) in %.1f s", cfg.role, cfg.index, backend.name, seconds)
     return msg.Ready(backend.name, backend.describe(), calibration, seconds)

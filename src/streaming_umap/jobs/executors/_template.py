@@ -120,7 +120,7 @@ def template_main(conn: Connection, cfg: WorkerConfig, server_pid: int) -> None:
     def progress(step: str) -> None:
         channel.send(WarmupStep(step, time.perf_counter() - started))
 
-    ready = warm(backend, cfg, started, progress=progress)
+    ready = warm(backend, cfg, started, progress=progress, split=True)
     channel.send(ready)
     while True:
         try:
