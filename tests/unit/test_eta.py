@@ -136,3 +136,12 @@ def test_cluster_priors_follow_the_measured_growth() -> None:
     assert seconds(50_000, 16, algorithm="hdbscan") == pytest.approx(40.1, rel=0.25)
     assert seconds(20_000, 512, algorithm="kmeans", n_clusters=32) == pytest.approx(2.2, rel=0.25)
     assert seconds(50_000, 32, algorithm="dbscan") == pytest.approx(9.9, rel=0.25)
+
+
+def test_learnt_values_of_the_old_cluster_units_are_not_used() -> None:
+    old_store = {"cluster:hdbscan": 2e-7, "cluster:dbscan": 4e-11}  # per the earlier units
+    model = CostModel("cpu", dict(old_store))
+    plan = {p.stage: p for p in model.plan("cluster", 20_000, 32, {"algorithm": "hdbscan"}, 0)}
+    assert plan["cluster"].key == "cluster:hdbscan/v2"
+    assert plan["cluster"].seconds == pytest.approx(CostModel("cpu").plan(
+        "cluster", 20_000, 32, {"algorithm": "hdbscan"}, 0)[1].seconds)

@@ -149,9 +149,11 @@ def _start_helper(steps: list[str]) -> Any:
 
     if not steps or not _markers():
         return None
-    code = "import sys; from streaming_umap.backends.cpu import fill_cache; fill_cache(sys.argv[1:])"
+    code = ("import sys; from streaming_umap.backends.cpu import fill_cache; "
+            "fill_cache(sys.argv[2:], int(sys.argv[1]))")
     try:
-        return subprocess.Popen([sys.executable, "-c", code, *steps], stdin=subprocess.DEVNULL)
+        return subprocess.Popen([sys.executable, "-c", code, str(os.getpid()), *steps],
+                                stdin=subprocess.DEVNULL)
     except OSError as exc:
         log.warning("could not start the warm-up helper (%s); compiling every step here", exc)
         return None
@@ -170,20 +172,27 @@ def warm_cache(progress: Callable[[str], None] | None = None) -> bool:
     return bool(backend.helper.wait() == 0)
 
 
-def fill_cache(steps: list[str]) -> None:
+def fill_cache(steps: list[str], parent: int) -> None:
     """A helper process: run these warm-up steps only to fill the disk cache, at a lower
-    priority than jobs, then note that the cache holds them. Dies with its parent."""
+    priority than jobs, then note that the cache holds them. Dies with ``parent``."""
     import signal
+    import sys
 
     from ..jobs.executors._template import _prctl
 
-    _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: gone with the template
+    _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: gone with the template...
+    if os.getppid() != parent:
+        sys.exit(1)  # ...which may have gone while this interpreter started
     try:
         os.nice(10)
     except OSError:
         pass
     backend = CPUBackend()
-    for name, run in backend._warm_steps(light=False):
+    known = backend._warm_steps(light=False)
+    missing = set(steps) - {name for name, _ in known}
+    if missing:
+        raise SystemExit(f"unknown warm-up steps: {sorted(missing)}")
+    for name, run in known:
         if name in steps:
             run()
     _mark("helper", light=False)
@@ -211,9 +220,11 @@ class CPUBackend:
         ``split`` (the warm template): while the disk cache does not yet hold every step
         (the first start on a machine), the steps of :data:`HELPER_STEPS` are compiled
         into it by a helper process on another core instead of here, so the workers are
-        ready sooner (:func:`fill_cache`); a job that needs them before the helper is done
-        compiles them itself. Once the cache holds everything, every step runs here (a
-        load from disk: seconds), so forked workers hold all of it."""
+        ready sooner (:func:`fill_cache`). When the helper is done the template loads its
+        steps from disk (:meth:`adopt_helper`), so workers forked after that hold them;
+        one forked before loads them from disk too, or, if the helper is not done yet,
+        compiles them itself when a job needs them. Once the cache holds everything,
+        every step runs here (a load from disk: seconds)."""
         from ..pipeline.eta import timed_stages
 
         say = progress or (lambda step: None)
@@ -234,6 +245,21 @@ class CPUBackend:
         data = _sample(3000, 64, 1)
         params = UMAPParams(n_neighbors=15, metric="euclidean", n_epochs=100, random_state=0)
         return timed_stages(lambda cp: self.umap(data, params, cp, exact), data, params, exact)
+
+    def adopt_helper(self) -> None:
+        """The helper of :meth:`warm_up` has ended: run its steps here too, now loaded from
+        the disk cache (seconds), so workers forked from now on hold them."""
+        helper, self.helper = self.helper, None
+        if helper is None:
+            return
+        if helper.returncode != 0:
+            log.warning("the warm-up helper (pid %d) exited with code %s; workers compile its "
+                        "steps when a job needs them", helper.pid, helper.returncode)
+            return
+        for name, run in self._warm_steps(light=False):
+            if name in HELPER_STEPS:
+                run()
+        log.info("the warm-up helper (pid %d) is done; its steps are loaded here too", helper.pid)
 
     def _warm_steps(self, light: bool) -> list[tuple[str, Callable[[], Any]]]:
         """The warm-up's steps in order, each a name and what it runs."""

@@ -124,6 +124,11 @@ def template_main(conn: Connection, cfg: WorkerConfig, server_pid: int) -> None:
     channel.send(ready)
     while True:
         try:
+            if backend.helper is not None:  # a first start's warm-up helper is still compiling
+                if backend.helper.poll() is not None:
+                    backend.adopt_helper()  # its steps, loaded from disk into what workers inherit
+                elif not conn.poll(2.0):
+                    continue
             message = receive_message(conn)
         except (EOFError, OSError):
             return
