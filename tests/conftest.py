@@ -20,6 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 NUMBA_CACHE = ROOT / ".cache" / "numba"
 READY_TIMEOUT = float(os.environ.get("STREAMING_UMAP_TEST_READY_TIMEOUT", "400"))
 
+# The tests that fit in this process (tests/pipeline) load umap-learn's and pynndescent's
+# compiled code from the cache `make test` fills first, as workers do, instead of
+# compiling it: numba reads NUMBA_CACHE_DIR at import, and umap-learn marks most of its
+# functions uncached unless enable_numba_cache() runs before umap is imported.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(NUMBA_CACHE))
+from streaming_umap.backends.cpu import enable_numba_cache  # noqa: E402
+
+enable_numba_cache()
+
 
 def _die_with_parent() -> None:
     """In the child before exec: get SIGTERM if the test process dies (Linux), so an

@@ -23,7 +23,7 @@ import pytest
 
 from streaming_umap.backends.cpu import HELPER_STEPS
 
-from ..conftest import NUMBA_CACHE
+from .conftest import NUMBA_CACHE
 
 RUN = textwrap.dedent('''
     import json, multiprocessing, os, sys
