@@ -8,7 +8,7 @@ import logging
 import os
 import types
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -175,26 +175,18 @@ def warm_cache(progress: Callable[[str], None] | None = None) -> bool:
 def fill_cache(steps: list[str], parent: int) -> None:
     """A helper process: run these warm-up steps only to fill the disk cache, at a lower
     priority than jobs, then note that the cache holds them. Dies with ``parent``."""
-    import signal
     import sys
 
-    from ..jobs.executors._template import _prctl
+    from ..jobs.executors._template import die_with_parent
 
-    _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: gone with the template...
+    die_with_parent()  # gone with the template...
     if os.getppid() != parent:
         sys.exit(1)  # ...which may have gone while this interpreter started
     try:
         os.nice(10)
     except OSError:
         pass
-    backend = CPUBackend()
-    known = backend._warm_steps(light=False)
-    missing = set(steps) - {name for name, _ in known}
-    if missing:
-        raise SystemExit(f"unknown warm-up steps: {sorted(missing)}")
-    for name, run in known:
-        if name in steps:
-            run()
+    CPUBackend().run_steps(steps)
     _mark("helper", light=False)
 
 
@@ -206,7 +198,7 @@ class CPUBackend:
         self.helper: Any = None  # a first start's warm-up helper process (warm_up(split=True))
 
     def describe(self) -> dict[str, Any]:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        cores = _cores()
         return {"device": f"CPU ({cores} cores)", "cores": cores}
 
     def warm_up(self, light: bool = False, progress: Callable[[str], None] | None = None,
@@ -256,10 +248,18 @@ class CPUBackend:
             log.warning("the warm-up helper (pid %d) exited with code %s; workers compile its "
                         "steps when a job needs them", helper.pid, helper.returncode)
             return
-        for name, run in self._warm_steps(light=False):
-            if name in HELPER_STEPS:
-                run()
+        self.run_steps(HELPER_STEPS)
         log.info("the warm-up helper (pid %d) is done; its steps are loaded here too", helper.pid)
+
+    def run_steps(self, names: Collection[str]) -> None:
+        """The full warm-up's steps of these names, in their order; unknown names fail."""
+        steps = self._warm_steps(light=False)
+        missing = set(names) - {name for name, _ in steps}
+        if missing:
+            raise ValueError(f"unknown warm-up steps: {sorted(missing)}")
+        for name, run in steps:
+            if name in names:
+                run()
 
     def _warm_steps(self, light: bool) -> list[tuple[str, Callable[[], Any]]]:
         """The warm-up's steps in order, each a name and what it runs."""
