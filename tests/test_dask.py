@@ -16,7 +16,7 @@ import pytest
 from streaming_umap.datasets import labelled_mixture
 
 from .conftest import Service
-from .dask_cluster import DaskCluster, start_cluster
+from .dask_cluster import DaskCluster
 from .helpers import start_job, submit, wait_for, wait_status
 
 

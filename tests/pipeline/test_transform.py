@@ -117,7 +117,12 @@ def test_initial_positions_are_umap_learns_without_its_row_loop() -> None:
 
 def test_a_kept_models_index_is_cached_beside_it_and_rebuilt_when_unusable(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from streaming_umap.backends.cpu import CPUBackend
-    from streaming_umap.jobs.model_store import load_layout_model, model_meta, read_meta, write_model_files
+    from streaming_umap.jobs.model_store import (
+        load_layout_model,
+        model_meta,
+        read_meta,
+        write_model_files,
+    )
     from streaming_umap.pipeline import transform_cpu
 
     data, labels = labelled_mixture(6000, 16, seed=4)

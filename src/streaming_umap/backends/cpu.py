@@ -295,7 +295,12 @@ class CPUBackend:
         the first placement's layout and membership code, not on disk): a model above
         the brute-force size, so its NN-descent index and search are built too, placed
         into with and without a seed (one-thread and parallel layouts)."""
-        from ..pipeline.transform_cpu import LayoutModel, NeighbourIndex, curve_parameters, place_block
+        from ..pipeline.transform_cpu import (
+            LayoutModel,
+            NeighbourIndex,
+            curve_parameters,
+            place_block,
+        )
 
         train = _sample(5000, 8, 4)
         train.setflags(write=False)  # a kept model's rows are a read-only memory map

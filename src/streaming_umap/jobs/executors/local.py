@@ -42,7 +42,15 @@ from ...pipeline import gpu_memory
 from .. import protocol as msg
 from ..worker import WorkerConfig
 from ._process import ForkedProcess, WorkerProcess, worker_main
-from ._template import Declined, ForkRequest, Hello, WarmupStep, become_subreaper, fork_supported, template_main
+from ._template import (
+    Declined,
+    ForkRequest,
+    Hello,
+    WarmupStep,
+    become_subreaper,
+    fork_supported,
+    template_main,
+)
 from .base import Events, Executor
 
 log = logging.getLogger(__name__)
