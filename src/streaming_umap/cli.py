@@ -285,8 +285,10 @@ def _warm_cache(args: argparse.Namespace) -> int:
     os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.numba_cache_dir))  # before numba loads
     os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")  # as the warm template runs
     from .backends.cpu import cache_holds_warm_up, warm_cache
+    from .web.ingest import load_json_reader
 
     folder = os.environ["NUMBA_CACHE_DIR"]
+    load_json_reader()  # the server's JSON reader: a few seconds to compile, once
     if cache_holds_warm_up() and not args.force:
         print(f"{folder} already holds every warm-up step", file=sys.stderr)
         return 0

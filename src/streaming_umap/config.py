@@ -15,6 +15,7 @@ BackendChoice = Literal["auto", "cpu", "gpu"]
 AuthChoice = Literal["auto", "required", "off"]
 ExecutorChoice = Literal["local", "dask"]
 Warmup = Literal["full", "light", "off"]
+JsonReader = Literal["compiled", "msgspec"]
 
 
 def _warmup(raw: str) -> Warmup:
@@ -23,6 +24,13 @@ def _warmup(raw: str) -> Warmup:
     )
     if value not in ("full", "light", "off"):
         raise ConfigError(f"STREAMING_UMAP_WARMUP must be full, light or off, found {raw!r}")
+    return value  # type: ignore[return-value]
+
+
+def _json_reader(raw: str) -> JsonReader:
+    value = raw.strip().lower() or "compiled"
+    if value not in ("compiled", "msgspec"):
+        raise ConfigError(f"STREAMING_UMAP_JSON_READER must be compiled or msgspec, found {raw!r}")
     return value  # type: ignore[return-value]
 
 
@@ -133,6 +141,9 @@ class Settings:
     # the backend's default (CPU: DEFAULT_FIT_SAMPLE_ROWS, GPU: 0)
     fit_sample_rows: int | None = None
     warmup: Warmup = "full"  # STREAMING_UMAP_WARMUP: full | light (exact kNN path only) | off
+    # STREAMING_UMAP_JSON_READER: compiled (large JSON bodies read by numba code, which the
+    # server loads as it starts: ~120 MiB) | msgspec (row by row; no numba in the server)
+    json_reader: JsonReader = "compiled"
     cuda_visible_devices: str | None = None  # CUDA_VISIBLE_DEVICES (passed to workers)
     rmm_pool_bytes: int | None = None  # GPU_UMAP_RMM_POOL_SIZE (MiB), None = half the free memory
     numba_cache_dir: Path = Path(".cache/numba")  # NUMBA_CACHE_DIR
@@ -230,6 +241,7 @@ class Settings:
                 e, "STREAMING_UMAP_EXACT_KNN_MAX_ROWS", cls.exact_knn_max_rows, 0, 10_000_000
             ),
             warmup=_warmup(e.get("STREAMING_UMAP_WARMUP", "full")),
+            json_reader=_json_reader(e.get("STREAMING_UMAP_JSON_READER", "")),
             cuda_visible_devices=e.get("CUDA_VISIBLE_DEVICES"),
             rmm_pool_bytes=None if not pool_mb else _int(e, "GPU_UMAP_RMM_POOL_SIZE", 0, 1, 1 << 22) << 20,
             numba_cache_dir=Path(e.get("NUMBA_CACHE_DIR", str(cls.numba_cache_dir))),

@@ -13,6 +13,8 @@ def test_defaults() -> None:
     assert (s.port, s.chunk_size, s.max_concurrent_jobs, s.immediate_threshold) == (8003, 1000, 3, 1000)
     assert s.backend == "auto" and s.data_dir == Path("data") and s.warmup == "full"
     assert Settings.from_env({"STREAMING_UMAP_WARMUP": "0"}).warmup == "off"
+    assert s.json_reader == "compiled"
+    assert Settings.from_env({"STREAMING_UMAP_JSON_READER": " MsgSpec"}).json_reader == "msgspec"
 
 
 def test_environment_overrides() -> None:
@@ -38,6 +40,7 @@ def test_environment_overrides() -> None:
         ({"STREAMING_UMAP_BACKEND": "tpu"}, "must be auto, cpu or gpu, found 'tpu'"),
         ({"STREAMING_UMAP_CANCEL_GRACE": "soon"}, "must be a number"),
         ({"STREAMING_UMAP_WARMUP": "maybe"}, "must be full, light or off, found 'maybe'"),
+        ({"STREAMING_UMAP_JSON_READER": "orjson"}, "must be compiled or msgspec, found 'orjson'"),
         ({"STREAMING_UMAP_CORS_ORIGINS": "app.example.com"}, "origins like https://app.example.com"),
         ({"STREAMING_UMAP_CORS_ORIGINS": "https://a.example/page"}, "no path"),
         ({"STREAMING_UMAP_CORS_ORIGINS": "https://*.example.com"}, "no wildcards"),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import msgspec
 import numpy as np
@@ -253,12 +254,9 @@ def test_a_full_disk_is_507_and_keeps_nothing(tmp_path, monkeypatch) -> None:
 
     class FullDisk:
         def __init__(self, path: str, mode: str) -> None:
-            self.fh = open(path, mode)  # noqa: SIM115 - closed in __exit__
+            self.fh = open(path, mode)  # noqa: SIM115 - closed by close()
 
-        def __enter__(self) -> "FullDisk":
-            return self
-
-        def __exit__(self, *exc: object) -> None:
+        def close(self) -> None:
             self.fh.close()
 
         def write(self, data: object) -> int:
@@ -323,11 +321,19 @@ def _outcome(parse_fn, body: bytes):
     b'{"data": {"a": 1}}', b'{"metric": "cosine"}', b'[[1, 2]]', b'{"data": [[1, 2]],}',
     b'{"data": "bad", "data": [[1, 2]]}', b'{"data": [[1, "x"]], "data": [[1, 2]]}',
     b'{"data": ' + b"[" * 3000 + b"]" * 3000 + b"}",
+    b'{"metric": "cosine", "data": [[1, 2], [3, 4]], "n_neighbors": 5}', b'{"d\\u0061ta": [[1, 2]]}',
+    b'{"metric": "cos\\"ine", "data": [[1, 2]]}', b'{"metric": ["cosine"], "data": [[1, 2]]}',
+    b'{"data": [[1, 2]], "metric": "cosine"', b'{"data": [[1, 2]]} [', b'{"data": [[1, 2]], "n_neighbors": 5.5}',
+    b'{"data": [[1, 2], [3, 4]],, "metric": "cosine"}', b'{"data": [[1, 2]] , "data2": 1}',
 ])
-def test_the_fast_json_path_answers_as_the_full_decode_does(body: bytes) -> None:
-    from streaming_umap.web.ingest import _parse_json_full, parse_json
+@pytest.mark.parametrize("reader", ["rows", "compiled"])
+def test_the_fast_json_path_answers_as_the_full_decode_does(body: bytes, reader: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from streaming_umap.web import ingest
 
-    assert _outcome(parse_json, body) == _outcome(_parse_json_full, body)
+    # small bodies go row by row through msgspec; from COMPILED_MIN_BYTES, the compiled reader
+    monkeypatch.setattr(ingest, "COMPILED_MIN_BYTES", 0 if reader == "compiled" else 1 << 60)
+    assert _outcome(ingest.parse_json, body) == _outcome(ingest._parse_json_full, body)
 
 
 def test_the_fast_json_path_parses_large_matrices_exactly() -> None:
@@ -337,6 +343,8 @@ def test_the_fast_json_path_parses_large_matrices_exactly() -> None:
 
     rows = np.random.default_rng(5).normal(size=(3000, 17)) * 10.0 ** np.random.default_rng(6).integers(-8, 8, (3000, 17))
     body = json.dumps({"data": rows.tolist(), "metric": "cosine"}, indent=1).encode()
+    assert len(body) > ingest.COMPILED_MIN_BYTES  # read by the compiled reader:
+    assert ingest._compiled_request("umap", body, SETTINGS) is not None  # which reads this one
     fast = ingest._parse_json_fast("umap", body, SETTINGS)
     assert fast is not None  # took the fast path
     assert np.array_equal(fast.data, rows.astype(np.float32)) and fast.params.metric == "cosine"

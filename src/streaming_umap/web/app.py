@@ -25,7 +25,7 @@ from ..jobs.metrics import Metrics
 from ..jobs.store import JobStore
 from ..jobs.supervisor import Supervisor
 from ..logsetup import configure_logging
-from . import demo, openapi, routes, ws
+from . import demo, ingest, openapi, routes, ws
 from .auth import Authenticator, AuthGate
 from .guard import CrossSiteGuard
 from .responses import EXCEPTION_HANDLERS, InternalErrors
@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         metrics.watch(supervisor)
         app.state.supervisor, app.state.hub, app.state.metrics = supervisor, supervisor.hub, metrics
         await supervisor.start()
+        ingest.start_loading_json_reader(settings)  # in a thread: ~0.5 s, off the event loop
         try:
             yield
         finally:
