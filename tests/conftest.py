@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,29 +183,50 @@ def gpu_present() -> bool:
 BACKENDS = ["cpu", "dask", pytest.param("gpu", marks=pytest.mark.gpu)]
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+@pytest.fixture(scope="session")
+def _shared_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Service]]:
+    """The services behind :func:`service`, one per backend, each started when a test first
+    asks for it and stopped when the session ends. (A session-scoped parametrized fixture
+    was started again for every test file: pytest keeps one of its instances at a time,
+    and under ``--dist loadfile`` each file ran its cpu, dask and gpu tests in turn, so a
+    Dask cluster and two servers were started and stopped per file.)"""
+    services: dict[str, Service] = {}
+    clusters: list[Any] = []
+
+    def get(kind: str) -> Service:
+        if kind in services:
+            return services[kind]
+        env = {
+            "STREAMING_UMAP_BACKEND": "cpu" if kind == "dask" else kind,
+            "GPU_UMAP_MAX_CONCURRENT_JOBS": "2",
+            "STREAMING_UMAP_CANCEL_GRACE": "3",
+            "STREAMING_UMAP_WS_SEND_TIMEOUT": "2",
+        }
+        if kind == "dask":
+            from .dask_cluster import start_cluster
+
+            clusters.append(start_cluster(tmp_path_factory.mktemp("dask-cluster"), workers=2))
+            env.update(STREAMING_UMAP_DASK_SCHEDULER=clusters[-1].address, STREAMING_UMAP_WARMUP="light")
+        svc = Service(tmp_path_factory.mktemp(f"shared-service-{kind}"), env)
+        try:
+            services[kind] = svc.start()
+        except BaseException:
+            svc.stop()
+            raise
+        return services[kind]
+
+    yield get
+    for svc in services.values():
+        svc.stop()
+    for cluster in clusters:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def service(request: pytest.FixtureRequest, _shared_services: Callable[[str], Service]) -> Service:
     """One service per backend and executor, shared by the tests that do not restart or
     break it. The GPU one is skipped where there is no CUDA device with cuML."""
     kind = request.param
     if kind == "gpu" and not gpu_present():
         pytest.skip("no CUDA device with cuML here")
-    env = {
-        "STREAMING_UMAP_BACKEND": "cpu" if kind == "dask" else kind,
-        "GPU_UMAP_MAX_CONCURRENT_JOBS": "2",
-        "STREAMING_UMAP_CANCEL_GRACE": "3",
-        "STREAMING_UMAP_WS_SEND_TIMEOUT": "2",
-    }
-    cluster = None
-    if kind == "dask":
-        from .dask_cluster import start_cluster
-
-        cluster = start_cluster(tmp_path_factory.mktemp("dask-cluster"), workers=2)
-        env.update(STREAMING_UMAP_DASK_SCHEDULER=cluster.address, STREAMING_UMAP_WARMUP="light")
-    svc = Service(tmp_path_factory.mktemp(f"shared-service-{kind}"), env)
-    try:
-        yield svc.start()
-    finally:
-        svc.stop()
-        if cluster is not None:
-            cluster.stop()
+    return _shared_services(kind)
