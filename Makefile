@@ -8,10 +8,11 @@ PIP := $(BIN)/python -m pip
 PORT ?= 8003
 LOCK_TOOLS := .cache/lock-tools
 FUZZ_VENV := .cache/fuzz-venv
+LOCKS := .cache/locks
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 
 .PHONY: install install-test install-bench run test test-python test-web web-deps bench \
-        lock check-latest fuzz clean
+        lock check-latest fuzz prefetch clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,12 +50,16 @@ test-python: install-test
 	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # Browser tests need Node 20.19+ (web/.nvmrc) and Debian's chromium (installed here when missing).
+# Each install holds a lock (flock), so that CI's background prefetch and make test's own
+# web-deps never run one at the same time; the second one finds it done.
 web-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@mkdir -p $(LOCKS)
+	@flock $(LOCKS)/chromium sh -c 'command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing chromium for the browser tests"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
-	cd web && npm ci --no-audit --no-fund
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }'
+	@flock $(LOCKS)/npm sh -c '[ web/node_modules/.installed -nt web/package-lock.json ] || { \
+	  (cd web && npm ci --no-audit --no-fund) && touch web/node_modules/.installed; }'
 
 test-web: install-test web-deps
 	cd web && npm run check && npm test && STREAMING_UMAP_PYTHON=$(CURDIR)/$(BIN)/python npm run e2e
@@ -62,9 +67,10 @@ test-web: install-test web-deps
 # schemathesis against /openapi.json of a real server (scripts/fuzz.sh), from its own locked
 # environment; a bounded budget (FUZZ_TIME seconds, FUZZ_EXAMPLES cases per operation).
 $(FUZZ_VENV)/.installed: requirements/fuzz.txt
-	$(PYTHON) -m venv $(FUZZ_VENV)
-	$(FUZZ_VENV)/bin/python -m pip install -q --require-hashes -r requirements/fuzz.txt
-	touch $@
+	@mkdir -p $(LOCKS)
+	@flock $(LOCKS)/fuzz sh -c '[ $@ -nt requirements/fuzz.txt ] || { \
+	  $(PYTHON) -m venv $(FUZZ_VENV) && \
+	  $(FUZZ_VENV)/bin/python -m pip install -q --require-hashes -r requirements/fuzz.txt && touch $@; }'
 
 fuzz: install $(FUZZ_VENV)/.installed
 	STREAMING_UMAP_PYTHON=$(CURDIR)/$(BIN)/python FUZZ_VENV=$(FUZZ_VENV) scripts/fuzz.sh
@@ -85,6 +91,13 @@ lock: $(LOCK_TOOLS)/.installed
 # check. Finds the next incompatible release before a fresh install does; never blocks CI.
 check-latest: web-deps
 	scripts/check-latest.sh
+
+# What make test's browser step, make fuzz and make check-latest install, without running
+# them: CI starts it in the background (at low priority) while the Python tests run, since
+# these installs mostly wait on the network and the disk.
+prefetch:
+	$(MAKE) --no-print-directory web-deps $(FUZZ_VENV)/.installed
+	scripts/check-latest.sh prepare
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache web/node_modules
