@@ -75,16 +75,21 @@ class DaskCluster:
         return (self.folder / f"{name}.log").read_text(errors="replace")
 
     def stop(self) -> None:
-        procs = [*self.workers.values(), *([self.scheduler] if self.scheduler else [])]
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        """Workers first, while their scheduler still answers (a worker told to close says
+        goodbye to it, and waited ~15 s for one already gone), then the scheduler; what has
+        not exited 5 s after SIGTERM is killed."""
+        groups = [list(self.workers.values()), [self.scheduler] if self.scheduler else []]
+        for procs in groups:
+            for proc in procs:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            for proc in procs:
+                try:
+                    proc.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(5)
         for out in self._logs:
             out.close()
 

@@ -1,12 +1,14 @@
-"""Compiled readers of a JSON list of equally long lists of numbers (the ``data`` field).
+"""Compiled readers of a JSON request body's ``data`` field, a list of equally long lists
+of numbers, all without the GIL.
 
-Two passes over the bytes, both without the GIL: :func:`count` counts brackets and
-commas (a few ms for 100 MB), which gives the size a matrix of that text would have,
-so that it is checked before anything is allocated; :func:`read` then checks the
-grammar as it converts every number straight into the float32 matrix, and that the
-text is that matrix (rows of equal length, as many as counted). Each value is the one
-the decoder it replaces gives: the nearest float64 to the decimal text, then the
-nearest float32 to that (the JSON decoder makes a Python float, numpy rounds it).
+:func:`data_span` finds the field's value in the body (the caller has msgspec check the
+rest). :func:`count` counts its brackets and commas (a few ms for 100 MB): that gives the
+size a matrix of that text would have, so that it is checked before anything is
+allocated. :func:`read` then checks the grammar as it converts every number straight into
+the float32 matrix, and that the text is that matrix (rows of equal length, as many as
+counted). Each value is the one the decoder it replaces gives: the nearest float64 to the
+decimal text, then the nearest float32 to that (msgspec makes a Python float, numpy
+rounds it).
 
 A number with at most 19 significant digits and a power of ten within 10^+-22 whose
 digits fit 53 bits is converted exactly (one IEEE operation on exact operands: the
@@ -15,7 +17,8 @@ within about 2 units in the last place, which rounds to the same float32 unless 
 near a point halfway between two float32 values; those, and numbers with more digits
 or far exponents, are left to the caller (``slow``) to convert with ``float()``.
 
-Imported on first use: the web server loads numba only when a JSON body needs it.
+Numba loads with this module (~0.5 s from its cache): the server imports it in a thread
+as it starts (:func:`streaming_umap.web.ingest.start_loading_json_reader`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-_EXACT = np.array([10.0 ** k for k in range(23)])  # 10^0 .. 10^22: exact float64 values
+_EXACT = np.array([float(10 ** k) for k in range(23)])  # 10^0 .. 10^22: exact in float64
 _TABLE_MIN = -64
 # 10^k, k in [-64, 64], each the nearest float64 (Python's float() rounds correctly)
 _TABLE = np.array([float(f"1e{k}") for k in range(_TABLE_MIN, -_TABLE_MIN + 1)])

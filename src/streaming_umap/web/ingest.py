@@ -343,7 +343,7 @@ def _rows_compiled(text: Any, settings: Settings) -> np.ndarray | None:
     flat = out.reshape(-1)
     with np.errstate(over="ignore"):  # beyond float32 becomes inf, as in the row decoder
         for start, end, index in slow[:n_slow].tolist():
-            flat[index] = float(buffer[start:end].tobytes())  # type: ignore[arg-type]
+            flat[index] = float(buffer[start:end].tobytes())
     return out
 
 
