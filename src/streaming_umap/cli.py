@@ -288,14 +288,16 @@ def _warm_cache(args: argparse.Namespace) -> int:
     from .web.ingest import load_json_reader
 
     folder = os.environ["NUMBA_CACHE_DIR"]
-    load_json_reader()  # the server's JSON reader: a few seconds to compile, once
-    if cache_holds_warm_up() and not args.force:
-        print(f"{folder} already holds every warm-up step", file=sys.stderr)
-        return 0
     started = time.monotonic()
 
     def say(step: str) -> None:
         print(f"[{time.monotonic() - started:6.1f} s] {step}", file=sys.stderr, flush=True)
+
+    say("the server's JSON reader")
+    load_json_reader()  # a few seconds to compile, once; then loaded from the cache
+    if cache_holds_warm_up() and not args.force:
+        print(f"{folder} already holds every warm-up step", file=sys.stderr)
+        return 0
 
     if args.force:
         for marker in Path(folder).glob(".streaming-umap-warm-*"):
