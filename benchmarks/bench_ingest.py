@@ -145,6 +145,18 @@ def pieces(body: bytes, size: int = 1 << 20) -> Iterator[bytes]:
         yield bytes(view[start:start + size])
 
 
+def cancel_and_wait(c: Any, job_id: str) -> None:
+    """Cancel the job the upload made, and wait until it has ended (no compute overlaps
+    the next upload)."""
+    c.delete(f"/umap/streaming/cancel/{job_id}")
+    deadline = time.monotonic() + 120
+    while c.get(f"/umap/streaming/status/{job_id}", params={"include_result": "false"}).json()[
+            "status"] not in ("cancelled", "completed", "failed"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job_id} did not end")
+        time.sleep(0.05)
+
+
 def upload(server: Server, body: bytes, spooled: bool) -> dict[str, Any]:
     """One upload; ``spooled``: with a Content-Length (the server spools it), else
     chunked (the server reads it into memory)."""
@@ -161,14 +173,7 @@ def upload(server: Server, body: bytes, spooled: bool) -> dict[str, Any]:
             seconds = time.perf_counter() - started
         if r.status_code != 202:
             raise RuntimeError(f"upload answered {r.status_code}: {r.text[:300]}")
-        job_id = r.json()["job_id"]
-        c.delete(f"/umap/streaming/cancel/{job_id}")
-        deadline = time.monotonic() + 120
-        while c.get(f"/umap/streaming/status/{job_id}", params={"include_result": "false"}).json()[
-                "status"] not in ("cancelled", "completed", "failed"):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} did not end")
-            time.sleep(0.05)
+        cancel_and_wait(c, r.json()["job_id"])
     return {"seconds": round(seconds, 3), "server_growth_mib": mem.growth_mib}
 
 

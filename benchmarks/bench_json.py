@@ -41,6 +41,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_gpu import Server, npy_bytes
+from bench_ingest import cancel_and_wait
 
 CHILD = """
 import gc, json, os, sys, time
@@ -160,14 +161,7 @@ def upload(server: Server, body: bytes, media: str) -> dict[str, Any]:
             seconds = time.perf_counter() - started
         if r.status_code != 202:
             raise RuntimeError(f"upload answered {r.status_code}: {r.text[:300]}")
-        job_id = r.json()["job_id"]
-        c.delete(f"/umap/streaming/cancel/{job_id}")
-        deadline = time.monotonic() + 120
-        while c.get(f"/umap/streaming/status/{job_id}", params={"include_result": "false"}).json()[
-                "status"] not in ("cancelled", "completed", "failed"):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} did not end")
-            time.sleep(0.05)
+        cancel_and_wait(c, r.json()["job_id"])
     return {"seconds": round(seconds, 3), "health_max_s": round(max(probe.latencies, default=0.0), 3),
             "health_median_s": round(float(np.median(probe.latencies)) if probe.latencies else 0.0, 4)}
 
