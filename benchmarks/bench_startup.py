@@ -222,11 +222,15 @@ def _run_without_server(work: Path, cache: Path, repeats: int) -> dict[str, Any]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
-    parser.add_argument("--skip-cold", action="store_true", help="no first start with an empty cache")
+    parser.add_argument("--skip-cold", action="store_true",
+                        help="no first start with an empty cache: the second start and the rest use the "
+                             "shared cache (NUMBA_CACHE_DIR, else .cache/numba; fill it with warm-cache)")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-startup-"))
-    cache = work / "numba-cache"
+    # with --skip-cold, an empty cache would make the "second" start a first one (it did)
+    cache = (Path(os.environ.get("NUMBA_CACHE_DIR", ROOT / ".cache" / "numba")) if args.skip_cold
+             else work / "numba-cache")
     load_before = os.getloadavg()
     try:
         result: dict[str, Any] = {
