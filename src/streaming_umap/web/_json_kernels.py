@@ -151,8 +151,7 @@ def _number(buf, i, n, bits, pattern_of):  # type: ignore[no-untyped-def]
                     significant += 1
                 else:
                     too_many = True
-            if not too_many:
-                fraction_digits += 1
+            fraction_digits += 1  # (once there are too many, the count is not used)
             i += 1
         if i == start:
             return i, 0.0, -1

@@ -310,7 +310,7 @@ def _compiled_request(kind: str, body: bytes | bytearray,
     float per value, and without the GIL, so the event loop runs meanwhile); msgspec
     decodes and checks the rest of the body, with ``[]`` where the rows were. None for
     anything unusual: the row decoder then takes over."""
-    from . import _json_kernels as kernels  # numba loads with the first large body
+    from . import _json_kernels as kernels  # loaded as the server started (or now)
 
     start, end = kernels.data_span(np.frombuffer(body, dtype=np.uint8))
     if start < 0:
@@ -328,7 +328,7 @@ def _rows_compiled(text: Any, settings: Settings) -> np.ndarray | None:
     for anything else, or very many numbers with over 19 digits (a ragged matrix whose
     brackets and commas count as a larger one than the limit allows is a 413 here, as
     the row decoder would make it from row 0)."""
-    from . import _json_kernels as kernels  # numba loads on the first large body
+    from . import _json_kernels as kernels
 
     buffer = np.frombuffer(text, dtype=np.uint8)
     rows, width = kernels.count(buffer)
