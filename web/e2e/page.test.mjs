@@ -281,7 +281,7 @@ describe('the page at /', () => {
   });
 
   it('draws 100k points while receiving 10 layouts/s, and measures main-thread long tasks', { timeout: 120_000 }, async () => {
-    const stream = await startLayoutStream({ rows: 100_000, fps: 10, frames: 80 });
+    const stream = await startLayoutStream({ rows: 100_000, fps: 10, frames: 80, holdResult: true });
     try {
       const page = await openPage(`?api=${encodeURIComponent(stream.url)}&job=${stream.jobId}&live=1`);
       const job = page.locator(`li.sum-job[data-job-id="${stream.jobId}"]`);
@@ -290,6 +290,13 @@ describe('the page at /', () => {
       const [start, uploads0] = await page.evaluate(() => [performance.now(), window.__streamingUmapPlot.stats().uploads]);
       await waitFor(async () => (await job.getAttribute('data-status')) === 'completed', 'the end of the stream', 60_000);
       const [end, uploads1] = await page.evaluate(() => [performance.now(), window.__streamingUmapPlot.stats().uploads]);
+      // Completed, its result asked for and held back: the plot keeps the last live layout meanwhile.
+      await waitFor(async () => stream.state.resultRequests >= 1, 'the request for the result', 30_000);
+      assert.equal(await page.getByTestId('scatter').getAttribute('data-points'), '100000', 'between the end and the result');
+      assert.equal(await page.evaluate(() => window.__streamingUmapPlot.pointCount()), 100_000);
+      stream.releaseResult();
+      await waitFor(async () => (await page.evaluate(() => window.__streamingUmapPlot.stats().uploads)) > uploads1,
+        'the fetched result drawn', 30_000);
       const seconds = (end - start) / 1000;
       const tasks = await longTasksBetween(page, start, end);
       figures.stream = {

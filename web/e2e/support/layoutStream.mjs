@@ -44,10 +44,14 @@ function npy(values, rows) {
   return Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(values.buffer)]);
 }
 
-export async function startLayoutStream({ rows = 100_000, fps = 10, frames = 60 } = {}) {
+// `holdResult`: the result request waits until `releaseResult()`, to see the page between the
+// terminal frame and the fetched result.
+export async function startLayoutStream({ rows = 100_000, fps = 10, frames = 60, holdResult = false } = {}) {
   const jobId = 'layout-stream';
   const { start, end } = layouts(rows);
-  const state = { frame: 0, status: 'processing', sent: 0, seq: 1 };
+  const state = { frame: 0, status: 'processing', sent: 0, seq: 1, resultRequests: 0 };
+  let releaseResult;
+  const released = holdResult ? new Promise((resolve) => { releaseResult = resolve; }) : Promise.resolve();
   const fields = () => ({
     job_id: jobId, status: state.status, stage: state.status === 'completed' ? 'done' : 'layout',
     total_points: rows, processed_points: rows, current_chunk: 1, total_chunks: 1,
@@ -66,8 +70,11 @@ export async function startLayoutStream({ rows = 100_000, fps = 10, frames = 60 
   const server = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
     if (path === `${API}/result/${jobId}` && state.status === 'completed') {
-      res.writeHead(200, { ...cors, 'Content-Type': 'application/x-npy' });
-      res.end(npy(end, rows));
+      state.resultRequests += 1;
+      void released.then(() => {
+        res.writeHead(200, { ...cors, 'Content-Type': 'application/x-npy' });
+        res.end(npy(end, rows));
+      });
     } else if (path === `${API}/status/${jobId}`) {
       res.writeHead(200, cors);
       res.end(JSON.stringify(status()));
@@ -112,8 +119,10 @@ export async function startLayoutStream({ rows = 100_000, fps = 10, frames = 60 
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${server.address().port}`;
   return {
-    url, jobId, state,
+    url, jobId, state, end,
+    releaseResult: () => releaseResult?.(),
     stop: () => new Promise((resolve) => {
+      releaseResult?.();
       for (const ws of wss.clients) ws.terminate();
       server.closeAllConnections();
       server.close(() => resolve());

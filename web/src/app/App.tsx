@@ -36,8 +36,9 @@ function jobData(source: Source): JobData {
 
 function layoutOf(job: ActiveJob): Matrix | null {
   if (job.output?.kind === 'umap') return job.output.embedding;
-  // A live layout is shown while its job runs; a cancelled or failed job's last one is not a result.
-  return isTerminal(job.status) ? null : job.layout?.embedding ?? null;
+  // A live layout is shown while its job runs, and once it completed until its result is fetched
+  // (else the plot would drop to nothing in between); a cancelled or failed job's last one is not a result.
+  return endedWithout(job) ? null : job.layout?.embedding ?? null;
 }
 
 /** A job that will never have a layout to show. */
