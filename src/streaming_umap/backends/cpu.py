@@ -93,6 +93,7 @@ def _sample(rows: int, dims: int, seed: int) -> np.ndarray:
 # 36 s and placement 73 s; the template's own steps take the rest.
 HELPER_STEPS = ("NN-descent (cosine, inputs below 16,384 rows)",
                 "NN-descent (cosine, inputs above 16,384 rows)",
+                "umap-learn's seeded layout (refits)",
                 "placing rows into a kept model")
 
 
@@ -284,6 +285,12 @@ class CPUBackend:
                 params = UMAPParams(n_neighbors=15, metric=metric, n_epochs=1)
                 steps.append((f"NN-descent ({metric}, inputs {where} 16,384 rows)",
                               functools.partial(self.umap, data, params, NullCheckpoint(), approx)))
+        # seeded fits lay out by blocks (pipeline.layout_parallel); a refit from a kept
+        # model keeps umap-learn's seeded layout, another compiled function
+        refit = RunOptions(chunk_size=500, exact_knn_max_rows=10_000, init=_sample(1200, 2, 6))
+        steps.append(("umap-learn's seeded layout (refits)",
+                      functools.partial(self.umap, small, UMAPParams(n_epochs=20, random_state=0),
+                                        NullCheckpoint(), refit)))
         steps.append(("placing rows into a kept model", self._warm_placement))
         steps.append(("k-means", lambda: self.cluster(small, ClusterParams(algorithm="kmeans", n_clusters=4),
                                                       NullCheckpoint(), exact)))

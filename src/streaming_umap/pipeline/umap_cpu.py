@@ -1,11 +1,9 @@
 """UMAP on the CPU: our chunked kNN, then umap-learn for the graph and the layout.
 
-With ``random_state`` set and ``STREAMING_UMAP_SEEDED_LAYOUT=blocks``, the layout is ours
-(:mod:`.layout_parallel`): reproducible and on every thread the job has, where
-umap-learn's seeded layout runs on one. It is not the default: on a 1-D structure (the
-migration guide's three looped blobs, 1,200 rows) it breaks each loop into pieces, and
-HDBSCAN finds 7-8 clusters on its layout against 3 on umap-learn's. A refit from a kept
-model (``init_from``) always keeps umap-learn's.
+With ``random_state`` set, the layout is ours (:mod:`.layout_parallel`): reproducible and
+on every thread the job has, where umap-learn's seeded layout runs on one.
+``STREAMING_UMAP_SEEDED_LAYOUT=umap-learn`` keeps umap-learn's seeded layout instead. A
+refit from a kept model (``init_from``) always keeps umap-learn's.
 """
 
 from __future__ import annotations
@@ -106,12 +104,12 @@ def run_umap(
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # a refit (a starting layout given) keeps umap-learn's seeded layout: ours, whose
-        # reads across blocks are an epoch old, moved a kept model's old points further
-        # (Procrustes disparity 0.11 for 2,000 of 3,000 rows in tests/test_models.py, over
-        # its 0.1 limit, which umap-learn's layout keeps; an independent fit: 0.90)
+        # a refit (a starting layout given) keeps umap-learn's seeded layout: ours (before
+        # its tails moved too) moved a kept model's old points further (Procrustes
+        # disparity 0.11 for 2,000 of 3,000 rows in tests/test_models.py, over its 0.1
+        # limit, which umap-learn's layout keeps; an independent fit: 0.90)
         seeded = (params.random_state is not None and options.init is None
-                  and os.environ.get("STREAMING_UMAP_SEEDED_LAYOUT", "umap-learn") == "blocks")
+                  and os.environ.get("STREAMING_UMAP_SEEDED_LAYOUT", "blocks") != "umap-learn")
         with epoch_checkpoints(cp, rows), (seeded_layout_in_parallel() if seeded else nullcontext()):
             embedding = model.fit_transform(data)
     seconds["graph+layout"] = time.perf_counter() - started
