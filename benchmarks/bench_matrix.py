@@ -1,10 +1,11 @@
 """The CPU path against umap-learn for the parameters users send, side by side in one run.
 
     python3 benchmarks/bench_matrix.py --out benchmarks/results [--rows 1000,10000,100000]
-        [--dims 512] [--metrics euclidean,cosine] [--repeat 1]
+        [--dims 512] [--metrics euclidean,cosine] [--seeds 42,none] [--no-extras] [--repeat 1]
 
 For each case (metric x ``random_state`` or none x rows x ``n_components``, plus the JSON
-upload and the design document's uniform load test), the same data go
+upload and the design document's uniform load test, which ``--no-extras`` leaves out),
+the same data go
 
 * to the service: ``POST /umap/streaming/umap`` (the ``.npy`` or JSON body) to the
   downloaded result, on a server started here with one job worker, warmed before timing;
@@ -95,13 +96,16 @@ def _trust(data: np.ndarray, layout: np.ndarray) -> float:
     return round(float(trustworthiness(data[probe], layout[probe], n_neighbors=15)), 4)
 
 
-def cases(rows: list[int], dims: int, metrics: list[str]) -> list[dict[str, Any]]:
+def cases(rows: list[int], dims: int, metrics: list[str],
+          seeds: tuple[int | None, ...] = (42, None), extras: bool = True) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for n in rows:
         for metric in metrics:
-            for seed in (42, None):
+            for seed in seeds:
                 out.append({"rows": n, "dims": dims, "data": "mixture", "format": "npy",
                             "params": {"metric": metric, "random_state": seed}})
+    if not extras:
+        return out
     middle = 10_000 if 10_000 in rows else min(rows)
     out.append({"rows": middle, "dims": dims, "data": "mixture", "format": "npy",
                 "params": {"metric": "euclidean", "random_state": None, "n_components": 3}})
@@ -121,7 +125,7 @@ def _data(case: dict[str, Any]) -> np.ndarray:
 
 def _name(case: dict[str, Any]) -> str:
     p = case["params"]
-    seed = "seed 42" if p.get("random_state") is not None else "no seed"
+    seed = f"seed {p['random_state']}" if p.get("random_state") is not None else "no seed"
     comps = f", {p['n_components']}-d" if p.get("n_components", 2) != 2 else ""
     return (f"{case['rows'] // 1000}k x {case['dims']} {case['data']}, {p['metric']}, {seed}{comps}, "
             f"{case['format']}")
@@ -133,9 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", default="1000,10000,100000")
     parser.add_argument("--dims", type=int, default=512)
     parser.add_argument("--metrics", default="euclidean,cosine")
+    parser.add_argument("--seeds", default="42,none", help="random_state values; none: unseeded")
+    parser.add_argument("--no-extras", dest="extras", action="store_false",
+                        help="leave out the 3-d, JSON and uniform load-test cases")
     parser.add_argument("--repeat", type=int, default=1, help="timings per side; the median is kept")
     args = parser.parse_args(argv)
-    todo = cases([int(n) for n in args.rows.split(",")], args.dims, args.metrics.split(","))
+    seeds = tuple(None if s.strip().lower() == "none" else int(s) for s in args.seeds.split(","))
+    todo = cases([int(n) for n in args.rows.split(",")], args.dims, args.metrics.split(","),
+                 seeds, args.extras)
     result: dict[str, Any] = {"date": date.today().isoformat(), "cores": len(os.sched_getaffinity(0)),
                               "device": "cpu", "load_before": os.getloadavg(), "cases": []}
     with bench_server("matrix") as server, httpx.Client(base_url=server.url, timeout=3600) as c:

@@ -18,9 +18,15 @@ POINTS = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [10.0, 0.0], [10.5, 0.0],
 LABELS = np.array([0, 0, 0, 1, 1, -1], dtype=np.int32)
 
 
-def test_hdbscan_radii_are_the_largest_gap_to_a_nearest_fellow_member() -> None:
+def test_hdbscan_radii_are_the_largest_core_distance_among_fellow_members() -> None:
     assert cluster_radii(POINTS, LABELS) == [1.0, 0.5]
-    assert fitted_radius("hdbscan", {"metric": "euclidean"}, POINTS, LABELS) == [1.0, 0.5]
+    # the 2nd nearest other member: (0, 0) and (2, 0) are 2.0 from theirs; a cluster of two
+    # has only one other member
+    assert cluster_radii(POINTS, LABELS, neighbour=2) == [2.0, 0.5]
+    assert fitted_radius("hdbscan", {"metric": "euclidean", "min_samples": 2}, POINTS, LABELS) == [1.0, 0.5]
+    assert fitted_radius("hdbscan", {"metric": "euclidean", "min_samples": 3}, POINTS, LABELS) == [2.0, 0.5]
+    assert fitted_radius("hdbscan", {"metric": "euclidean"}, POINTS, LABELS) == [2.0, 0.5]  # default 5
+    assert fitted_radius("hdbscan", {"metric": "euclidean", "min_samples": 1}, POINTS, LABELS) == [1.0, 0.5]
     assert fitted_radius("dbscan", {"eps": 0.7}, POINTS, LABELS) == 0.7
     assert fitted_radius("kmeans", {}, POINTS, LABELS) is None
 
