@@ -108,6 +108,9 @@ class Supervisor:
         self._ids = itertools.count(1)
         self._reserved = 0
         self._saved_at: dict[str, float] = {}
+        # progress a stopped worker had sent before SIGSTOP held it, read after its 'paused'
+        # frame: applied when it resumes, so that a paused job's status and frame agree
+        self._late_progress: dict[str, msg.Progress] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -570,6 +573,9 @@ class Supervisor:
             self._finish(job, Status.CANCELLED, now, error="cancelled on request")
 
     def _on_progress(self, job: Job, message: msg.Progress, now: float) -> None:
+        if job.status == Status.PAUSED:
+            self._late_progress[job.id] = message  # counters only grow: the newest holds all
+            return
         c = message.counters
         job.processed_points = max(job.processed_points, c.get("processed_points", job.processed_points))
         job.current_chunk = max(job.current_chunk, c.get("current_chunk", job.current_chunk))
@@ -604,6 +610,9 @@ class Supervisor:
                 tracker.resume(now)
             self._update_estimate(job, now)
             self._publish(job, "resumed", important=True)
+            late = self._late_progress.pop(job.id, None)
+            if late is not None:
+                self._on_progress(job, late, now)
         self._save_quietly(job, now)
 
     def _on_done(self, job: Job, message: msg.Done, now: float) -> None:
@@ -677,6 +686,7 @@ class Supervisor:
             self.store.remove_input(job.id)
         self.trackers.pop(job.id, None)
         self._saved_at.pop(job.id, None)
+        self._late_progress.pop(job.id, None)
         if job.id in self.queue:
             self.queue.remove(job.id)
         self._publish(job, status.value, important=True)
