@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .checkpoint import Checkpoint
+from .knn import numba_threads
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class NeighbourIndex:
     def __init__(self, train: np.ndarray, metric: str, n_neighbors: int,
                  random_state: int | None = None) -> None:
         self.train, self.metric = np.ascontiguousarray(train, dtype=np.float32), metric
+        self.random_state = random_state
         self.exact = train.shape[0] <= EXACT_TRAIN_ROWS
         self._nnd: Any = None
         if not self.exact:
@@ -111,7 +114,13 @@ class NeighbourIndex:
             order = np.argsort(picked, axis=1, kind="stable")
             return np.take_along_axis(part, order, axis=1), np.take_along_axis(picked, order, axis=1)
         epsilon = 0.24 if self._nnd._angular_trees else 0.12
-        indices, distances = self._nnd.query(rows, k, epsilon=epsilon)
+        # pynndescent's batch query shares one random stream among its threads (its tree
+        # search draws from it on ties), so a seeded model's placement could change from
+        # one call to the next (seen: 2 of 2,000 coordinates); with a seed it queries on
+        # one thread, as umap-learn's own transform does, and answers the same each time
+        seeded = getattr(self, "random_state", None) is not None  # caches written before it
+        with numba_threads(1) if seeded else nullcontext():
+            indices, distances = self._nnd.query(rows, k, epsilon=epsilon)
         return indices, distances.astype(np.float32)
 
 
