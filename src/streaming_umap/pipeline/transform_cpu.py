@@ -118,8 +118,7 @@ class NeighbourIndex:
         # search draws from it on ties), so a seeded model's placement could change from
         # one call to the next (seen: 2 of 2,000 coordinates); with a seed it queries on
         # one thread, as umap-learn's own transform does, and answers the same each time
-        seeded = getattr(self, "random_state", None) is not None  # caches written before it
-        with numba_threads(1) if seeded else nullcontext():
+        with numba_threads(1) if self.random_state is not None else nullcontext():
             indices, distances = self._nnd.query(rows, k, epsilon=epsilon)
         return indices, distances.astype(np.float32)
 
@@ -229,7 +228,8 @@ def model_index(model: LayoutModel, folder: Path, cp: Checkpoint) -> NeighbourIn
         try:
             with open(path, "rb") as fh:
                 index = pickle.load(fh)
-            index.train = model.train
+            # the model's, not the pickle's: caches written before the index kept its seed
+            index.train, index.random_state = model.train, model.random_state
         except FileNotFoundError:
             index = None
         except Exception:  # written by another version, or cut off: build it again
