@@ -12,9 +12,11 @@ import pytest
 from streaming_umap.backends.base import RunOptions
 from streaming_umap.datasets import digits, labelled_mixture
 from streaming_umap.pipeline.checkpoint import NullCheckpoint
+from streaming_umap.pipeline import layout_parallel
 from streaming_umap.pipeline.layout_parallel import (
     block_count,
     head_blocks,
+    optimize_layout_blocks,
     reverse_edges,
     seeded_layout_in_parallel,
 )
@@ -64,14 +66,41 @@ def test_reverse_edges_pair_each_edge_with_its_reverse_and_mark_the_unpaired() -
     pairs |= {(k, j) for j, k in pairs}
     pairs.add((7, 60))  # no (60, 7)
     edges = np.array(sorted(pairs), dtype=np.int32)
-    order = rng.permutation(len(edges))  # any order, not only sorted
-    head, tail = edges[order, 0], edges[order, 1]
-    rev = reverse_edges(head, tail)
-    lone = int(np.flatnonzero((head == 7) & (tail == 60))[0])
-    assert rev[lone] == -1 and np.count_nonzero(rev < 0) == 1
-    paired = rev >= 0
-    assert np.array_equal(head[rev[paired]], tail[paired])
-    assert np.array_equal(tail[rev[paired]], head[paired])
+    # sorted as a CSR graph gives them (no sort needed), and in any other order
+    for order in (np.arange(len(edges)), rng.permutation(len(edges))):
+        head, tail = edges[order, 0], edges[order, 1]
+        rev = reverse_edges(head, tail)
+        lone = int(np.flatnonzero((head == 7) & (tail == 60))[0])
+        assert rev[lone] == -1 and np.count_nonzero(rev < 0) == 1
+        paired = rev >= 0
+        assert np.array_equal(head[rev[paired]], tail[paired])
+        assert np.array_equal(tail[rev[paired]], head[paired])
+
+
+def test_on_one_block_the_layout_is_umap_learns_sequential_layout_bit_for_bit(
+        monkeypatch) -> None:
+    """With every row in one block nothing is read an epoch old or delivered late, so the
+    block layout must be umap-learn's seeded layout exactly: the same update rule, sums,
+    and negative samples from the same random streams."""
+    import scipy.sparse as sp
+    from umap import umap_
+    from umap.layouts import optimize_layout_euclidean
+
+    rows = 3000
+    graph = sp.random(rows, rows, density=0.005, random_state=1, format="csr")
+    graph = (graph + graph.T).tocoo()
+    eps = umap_.make_epochs_per_sample(graph.data, 50)
+    init = np.random.RandomState(0).uniform(0, 10, (rows, 2)).astype(np.float32)
+    a, b = umap_.find_ab_params(1.0, 0.1)
+    rng_state = np.random.RandomState(42).randint(-2**31 + 1, 2**31 - 2, 3).astype(np.int64)
+    theirs = init.copy()
+    optimize_layout_euclidean(theirs, theirs, graph.row, graph.col, 10, rows, eps, a, b,
+                              rng_state, 1.0, 1.0, 5.0, parallel=False, move_other=True)
+    monkeypatch.setattr(layout_parallel, "block_count", lambda n_edges: 1)
+    ours = optimize_layout_blocks(init.copy(), graph.row, graph.col, 10, rows, eps, a, b,
+                                  rng_state)
+    assert np.abs(theirs - init).max() > 0.1  # it moved
+    assert np.array_equal(ours, theirs)
 
 
 def test_a_seeded_job_gives_the_same_layout_on_one_and_two_threads(threads) -> None:

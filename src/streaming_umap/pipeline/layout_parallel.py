@@ -72,7 +72,12 @@ def _clip(val: float) -> float:
     return val
 
 
-@numba.njit(fastmath=True, cache=True)
+# umap.layouts.rdist and umap.utils.tau_rand_int with their signatures: a float32 sum and
+# an int32 draw (the draw's sign changes which row ``% n_vertices`` picks). With them, one
+# block is umap-learn's sequential layout bit for bit; without, the negative samples were
+# other rows (an int64 draw) and the layout was umap-learn's only in distribution.
+@numba.njit("f4(f4[::1],f4[::1])", fastmath=True, cache=True,
+            locals={"result": numba.types.float32, "diff": numba.types.float32})
 def _rdist(x: np.ndarray, y: np.ndarray) -> float:
     result = 0.0
     for d in range(x.shape[0]):
@@ -81,9 +86,8 @@ def _rdist(x: np.ndarray, y: np.ndarray) -> float:
     return result
 
 
-@numba.njit(fastmath=True, cache=True)
+@numba.njit("i4(i8[:])", cache=True)
 def _tau_rand_int(state: np.ndarray) -> Any:
-    # umap.utils.tau_rand_int, the same stream
     state[0] = (((state[0] & 4294967294) << 12) & 0xFFFFFFFF) ^ (
         (((state[0] << 13) & 0xFFFFFFFF) ^ state[0]) >> 19
     )
@@ -280,7 +284,8 @@ def seeded_layout_in_parallel() -> Iterator[None]:
                densmap_kwds: Any = None, tqdm_kwds: Any = None,
                move_other: bool = False) -> Any:
         ours = (not parallel and move_other and not densmap and isinstance(n_epochs, int)
-                and head_embedding is tail_embedding)
+                and head_embedding is tail_embedding and head_embedding.dtype == np.float32
+                and head_embedding.flags.c_contiguous)
         if not ours:
             return original(head_embedding, tail_embedding, head, tail, n_epochs, n_vertices,
                             epochs_per_sample, a, b, rng_state, gamma, initial_alpha,
