@@ -27,9 +27,10 @@ The scheme (block-Jacobi across blocks, Gauss-Seidel inside each):
   seeds them), used only by the block that owns the row.
 
 So the result for a seed depends on the data and the seed, not on the thread count or the
-timing. It is not umap-learn's sequential result bit for bit (reads across blocks are one
-epoch old, and so are tail moves across blocks); tests hold trustworthiness and cluster
-agreement to umap-learn's, and thread-count independence exactly.
+timing. On one block it is umap-learn's sequential result bit for bit (a test holds it);
+on more it is not (reads across blocks are one epoch old, and so are tail moves across
+blocks), and tests hold trustworthiness and cluster agreement to umap-learn's, and
+thread-count independence exactly.
 """
 
 from __future__ import annotations
