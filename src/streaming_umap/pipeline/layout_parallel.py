@@ -201,14 +201,13 @@ def reverse_edges(head: np.ndarray, tail: np.ndarray) -> np.ndarray:
     width = int(max(head.max(), tail.max())) + 1
     keys = head.astype(np.int64) * width + tail
     wanted = tail.astype(np.int64) * width + head
-    last = keys.shape[0] - 1
+    # a CSR graph's edges come sorted by (head, tail) with no repeats: no sort needed
+    # (the sort took 1 of 1.1 s at 2.17M edges)
     if np.all(keys[1:] > keys[:-1]):
-        # a CSR graph's edges come sorted by (head, tail) with no repeats: no sort needed
-        # (the sort took 1 of 1.1 s at 2.17M edges)
-        at = np.minimum(np.searchsorted(keys, wanted), last)
-        return np.where(keys[at] == wanted, at, -1).astype(np.int64)
-    order = np.argsort(keys, kind="stable")
-    at = np.minimum(np.searchsorted(keys[order], wanted), last)
+        order = np.arange(keys.shape[0])
+    else:
+        order = np.argsort(keys, kind="stable")
+    at = np.minimum(np.searchsorted(keys[order], wanted), order.shape[0] - 1)
     found = keys[order[at]] == wanted
     return np.where(found, order[at], -1).astype(np.int64)
 
