@@ -19,5 +19,9 @@ const child = spawn(process.execPath, ['--test', '--test-concurrency=1', ...file
 });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 const code = await new Promise((resolve) => child.on('exit', (status) => resolve(status ?? 1)));
+if (code !== 0) {
+  // the service's log goes with its temp folder: its tail is the only trace of what it did
+  console.log(`e2e: failed; the service's log, last 8000 characters:\n${service.log().slice(-8000)}`);
+}
 await service.stop();
 process.exit(code);
