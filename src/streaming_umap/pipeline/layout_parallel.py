@@ -101,6 +101,57 @@ def _tau_rand_int(state: np.ndarray) -> Any:
     return state[0] ^ state[1] ^ state[2]
 
 
+# One edge's moves, as umap-learn's epoch makes them. Each takes the other row as an array
+# of its own: choosing it inside the kernel (``embedding[k] if own else snapshot[k]``) cost
+# about 30 % of the epoch (7.8-8.2 s against 5.8-7.2 s for 20 epochs at 2.17M edges, one
+# thread, same results bit for bit), and made this kernel slower than umap-learn's.
+@numba.njit(fastmath=True, inline="always", cache=True)
+def _pull(current: np.ndarray, other: np.ndarray, a: float, b: float, alpha: float) -> None:
+    """An edge's attraction; its tail is the block's own row and moves too."""
+    dist_squared = _rdist(current, other)
+    if dist_squared > 0.0:
+        grad_coeff = -2.0 * a * b * pow(dist_squared, b - 1.0)
+        grad_coeff /= a * pow(dist_squared, b) + 1.0
+    else:
+        grad_coeff = 0.0
+    for d in range(current.shape[0]):
+        grad_d = _clip(grad_coeff * (current[d] - other[d])) * alpha
+        current[d] += grad_d
+        other[d] -= grad_d
+
+
+@numba.njit(fastmath=True, inline="always", cache=True)
+def _pull_across(current: np.ndarray, other: np.ndarray, pending: np.ndarray, r: int,
+                 a: float, b: float, alpha: float) -> None:
+    """An edge's attraction to another block's row (read from the snapshot): that row's move
+    waits in the reverse edge's slot ``r``; without a reverse edge the head takes both."""
+    dist_squared = _rdist(current, other)
+    if dist_squared > 0.0:
+        grad_coeff = -2.0 * a * b * pow(dist_squared, b - 1.0)
+        grad_coeff /= a * pow(dist_squared, b) + 1.0
+    else:
+        grad_coeff = 0.0
+    for d in range(current.shape[0]):
+        grad_d = _clip(grad_coeff * (current[d] - other[d])) * alpha
+        current[d] += grad_d
+        if r >= 0:
+            pending[r, d] = -grad_d
+        else:
+            current[d] += grad_d
+
+
+@numba.njit(fastmath=True, inline="always", cache=True)
+def _push(current: np.ndarray, other: np.ndarray, a: float, b: float, gamma: float,
+          alpha: float) -> None:
+    """A negative sample's repulsion; only the head moves."""
+    dist_squared = _rdist(current, other)
+    if dist_squared > 0.0:
+        grad_coeff = 2.0 * gamma * b
+        grad_coeff /= (0.001 + dist_squared) * (a * pow(dist_squared, b) + 1)
+        for d in range(current.shape[0]):
+            current[d] += _clip(grad_coeff * (current[d] - other[d])) * alpha
+
+
 @numba.njit(fastmath=True, parallel=True, cache=True)
 def _epoch(
     embedding: np.ndarray,
@@ -123,7 +174,6 @@ def _epoch(
     epoch_of_next_sample: np.ndarray,
     n: int,
 ) -> None:
-    dim = embedding.shape[1]
     blocks = block_edges.shape[0] - 1
     for blk in numba.prange(blocks):
         lo = block_rows[blk]
@@ -134,24 +184,10 @@ def _epoch(
             j = head[i]
             k = tail[i]
             current = embedding[j]
-            own = lo <= k < hi
-            r = rev[i]
-            other = embedding[k] if own else snapshot[k]
-            dist_squared = _rdist(current, other)
-            if dist_squared > 0.0:
-                grad_coeff = -2.0 * a * b * pow(dist_squared, b - 1.0)
-                grad_coeff /= a * pow(dist_squared, b) + 1.0
-            else:
-                grad_coeff = 0.0
-            for d in range(dim):
-                grad_d = _clip(grad_coeff * (current[d] - other[d])) * alpha
-                current[d] += grad_d
-                if own:  # the tail is this block's too: it moves now, as in umap-learn
-                    other[d] -= grad_d
-                elif r >= 0:  # its block moves it when the epoch ends, from r's slot
-                    pending[r, d] = -grad_d
-                else:  # no reverse edge to deliver it through: this row takes both pulls
-                    current[d] += grad_d
+            if lo <= k < hi:  # the tail is this block's too: it moves now, as in umap-learn
+                _pull(current, embedding[k], a, b, alpha)
+            else:  # its block moves it when the epoch ends
+                _pull_across(current, snapshot[k], pending, rev[i], a, b, alpha)
             epoch_of_next_sample[i] += epochs_per_sample[i]
 
             n_neg_samples = int(
@@ -160,18 +196,10 @@ def _epoch(
             state = rng_state_per_sample[j]
             for _ in range(n_neg_samples):
                 k = _tau_rand_int(state) % n_vertices
-                other = embedding[k] if lo <= k < hi else snapshot[k]
-                dist_squared = _rdist(current, other)
-                if dist_squared > 0.0:
-                    grad_coeff = 2.0 * gamma * b
-                    grad_coeff /= (0.001 + dist_squared) * (a * pow(dist_squared, b) + 1)
-                elif j == k:
-                    continue
+                if lo <= k < hi:  # k == j included: a zero distance, which moves nothing
+                    _push(current, embedding[k], a, b, gamma, alpha)
                 else:
-                    grad_coeff = 0.0
-                if grad_coeff > 0.0:
-                    for d in range(dim):
-                        current[d] += _clip(grad_coeff * (current[d] - other[d])) * alpha
+                    _push(current, snapshot[k], a, b, gamma, alpha)
             epoch_of_next_negative_sample[i] += n_neg_samples * epochs_per_negative_sample[i]
 
 
@@ -194,22 +222,48 @@ def _deliver(embedding: np.ndarray, pending: np.ndarray, head: np.ndarray, rev: 
                 pending[i, d] = 0.0
 
 
+@numba.njit(cache=True)
+def _reverse_in_rows(head: np.ndarray, tail: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """For edges sorted by (head, tail), each edge's reverse: (k, j) is searched among row
+    k's own edges (``starts[k]:starts[k + 1]``), the first match, or -1."""
+    rev = np.full(head.shape[0], -1, dtype=np.int64)
+    for i in range(head.shape[0]):
+        j = head[i]
+        lo = starts[tail[i]]
+        end = starts[tail[i] + 1]
+        hi = end
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if tail[mid] < j:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < end and tail[lo] == j:
+            rev[i] = lo
+    return rev
+
+
 def reverse_edges(head: np.ndarray, tail: np.ndarray) -> np.ndarray:
-    """For each edge (j, k), the index of (k, j), or -1 where the graph lacks it."""
+    """For each edge (j, k), the index of (k, j), or -1 where the graph lacks it.
+
+    A CSR graph's edges come sorted by (head, tail), and then no sort is needed: each
+    reverse is searched among its row's few edges (0.24 s at 2.17M edges, against 1.6 s
+    for a search of the whole key array and 1 s more for the sort it needed)."""
     if head.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
     width = int(max(head.max(), tail.max())) + 1
     keys = head.astype(np.int64) * width + tail
-    wanted = tail.astype(np.int64) * width + head
-    # a CSR graph's edges come sorted by (head, tail) with no repeats: no sort needed
-    # (the sort took 1 of 1.1 s at 2.17M edges)
-    if np.all(keys[1:] > keys[:-1]):
-        order = np.arange(keys.shape[0])
-    else:
-        order = np.argsort(keys, kind="stable")
-    at = np.minimum(np.searchsorted(keys[order], wanted), order.shape[0] - 1)
-    found = keys[order[at]] == wanted
-    return np.where(found, order[at], -1).astype(np.int64)
+    order = None if np.all(keys[1:] >= keys[:-1]) else np.argsort(keys, kind="stable")
+    h, t = (head, tail) if order is None else (head[order], tail[order])
+    h = np.ascontiguousarray(h, dtype=np.int64)
+    t = np.ascontiguousarray(t, dtype=np.int64)
+    starts = np.searchsorted(h, np.arange(width + 1))
+    rev = _reverse_in_rows(h, t, starts)
+    if order is None:
+        return rev
+    out = np.empty_like(rev)  # back to the caller's order, as indices in it
+    out[order] = np.where(rev >= 0, order[np.maximum(rev, 0)], -1)
+    return out
 
 
 def optimize_layout_blocks(
