@@ -10,7 +10,7 @@ import { launchBrowser, LONG_TASK_RECORDER } from './support/browser.mjs';
 import { startLayoutStream } from './support/layoutStream.mjs';
 import { hasColour, inkOf } from './support/pixels.mjs';
 import { startService } from './support/service.mjs';
-import { waitFor as waitUntil } from './support/wait.mjs';
+import { waitFor } from './support/wait.mjs';
 
 const RESULTS = join(webRoot, 'e2e', 'results');
 // Screenshots land in e2e/results/; with UPDATE_SCREENSHOTS=1 in docs/ (the README shows one).
@@ -18,15 +18,6 @@ const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(repoRoot, 'docs') : 
 const figures = {};
 let service;
 let browser;
-
-/** A wait whose timeout error carries the service's log tail (the log goes with its temp folder). */
-function waitFor(check, what, timeoutMs = 60_000, describe = null) {
-  return waitUntil(check, what, timeoutMs, 50, async () => {
-    const seen = describe ? await describe() : '';
-    const log = service.log(); // empty under `npm run e2e`, which prints the log itself on a failure
-    return log ? `${seen}\nservice log tail:\n${log.slice(-4000)}` : seen;
-  });
-}
 
 async function openPage(query = '', { blockSockets = false } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -261,7 +252,7 @@ describe('the page at /', () => {
     await waitFor(async () => {
       status = await job.getAttribute('data-status');
       return status === 'cancelled' || status === 'completed';
-    }, 'the job to end after the cancel', 60_000, () => `last status: ${status}`);
+    }, 'the job to end after the cancel', 60_000, 50, () => `last status: ${status}`);
     const limit = process.env.STREAMING_UMAP_STRICT_LONGTASKS === '1' ? 50 : 250; // this 2-core box is shared
     assert.ok(reading.maxMs < limit && uploading.maxMs < limit, JSON.stringify(figures.fiveMegabyteCsv));
     await page.context().close();
