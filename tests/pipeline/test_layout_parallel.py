@@ -11,8 +11,8 @@ import pytest
 
 from streaming_umap.backends.base import RunOptions
 from streaming_umap.datasets import digits, labelled_mixture
-from streaming_umap.pipeline.checkpoint import NullCheckpoint
 from streaming_umap.pipeline import layout_parallel
+from streaming_umap.pipeline.checkpoint import NullCheckpoint
 from streaming_umap.pipeline.layout_parallel import (
     block_count,
     head_blocks,
