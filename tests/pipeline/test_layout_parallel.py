@@ -1,5 +1,6 @@
-"""The seeded layout on every thread: the same result on any thread count, umap-learn's
-quality, and umap-learn's own layout wherever ours does not apply."""
+"""The block layout on every thread: for a seed the same result on any thread count,
+umap-learn's quality with and without a seed, and umap-learn's own layout wherever ours
+does not apply."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from streaming_umap.pipeline.checkpoint import NullCheckpoint
 from streaming_umap.pipeline.layout_parallel import (
     block_count,
     head_blocks,
+    layout_by_blocks,
     optimize_layout_blocks,
     reverse_edges,
-    seeded_layout_in_parallel,
 )
 from streaming_umap.pipeline.umap_cpu import run_umap
 from streaming_umap.schemas import UMAPParams
@@ -33,8 +34,9 @@ pytestmark = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
 
 @pytest.fixture(autouse=True)
 def blocks(monkeypatch):
-    """Jobs here lay out seeded fits by blocks, the default, whatever the caller's env."""
+    """Jobs here lay out by blocks, the default, whatever the caller's env."""
     monkeypatch.delenv("STREAMING_UMAP_SEEDED_LAYOUT", raising=False)
+    monkeypatch.delenv("STREAMING_UMAP_UNSEEDED_LAYOUT", raising=False)
 
 
 @pytest.fixture
@@ -160,15 +162,14 @@ def test_quality_matches_umap_learns_seeded_layout(name: str, monkeypatch) -> No
         assert clusters_found == {"ours": [3, 3, 3], "umap-learn": [3, 3, 3]}, clusters_found
 
 
-def test_unseeded_fits_and_transforms_keep_umap_learns_layout(monkeypatch, threads) -> None:
-    """Ours runs only for a seeded fit, on the threads the job had (umap-learn's seeded fit
-    sets numba to one): an unseeded fit (umap-learn's parallel layout) and a transform
-    (head and tail embeddings apart, nothing moves but the new rows) go to umap-learn's
-    own function."""
+def test_unseeded_fits_by_blocks_only_when_asked_and_transforms_keep_umap_learns_layout(
+        monkeypatch, threads) -> None:
+    """Ours runs for a seeded fit on the threads the job had (umap-learn's seeded fit sets
+    numba to one), and for an unseeded fit (umap-learn's parallel layout) only with
+    ``unseeded``; a transform (head and tail embeddings apart, nothing moves but the new
+    rows) goes to umap-learn's own function."""
     import umap
     from umap import umap_
-
-    from streaming_umap.pipeline import layout_parallel
 
     calls: list[str] = []
     real = layout_parallel.optimize_layout_blocks
@@ -179,13 +180,69 @@ def test_unseeded_fits_and_transforms_keep_umap_learns_layout(monkeypatch, threa
     before = umap_.optimize_layout_euclidean
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with seeded_layout_in_parallel():
+        with layout_by_blocks():
             seeded = umap.UMAP(random_state=0, n_epochs=30).fit(data)
             assert calls == ["ours on 2"]
             umap.UMAP(n_epochs=30).fit(data)
             seeded.transform(data[:50])
-    assert calls == ["ours on 2"]
+        assert calls == ["ours on 2"]
+        with layout_by_blocks(unseeded=True):
+            unseeded = umap.UMAP(n_epochs=30).fit(data)
+            assert calls == ["ours on 2", "ours on 2"]
+            unseeded.transform(data[:50])
+    assert calls == ["ours on 2", "ours on 2"]
     assert umap_.optimize_layout_euclidean is before  # restored on exit
+
+
+@pytest.mark.parametrize("share, env, ours", [(2, None, True), (1, None, False),
+                                              (2, "umap-learn", False)])
+def test_an_unseeded_job_lays_out_by_blocks_on_two_threads_or_more(
+        share, env, ours, monkeypatch, threads) -> None:
+    """Without a seed a job on 2+ threads lays out by blocks (faster than umap-learn's
+    parallel layout there); on one thread, or with STREAMING_UMAP_UNSEEDED_LAYOUT=umap-learn,
+    umap-learn's parallel layout runs."""
+    calls: list[int] = []
+    real = layout_parallel.optimize_layout_blocks
+    monkeypatch.setattr(layout_parallel, "optimize_layout_blocks",
+                        lambda *a, **k: calls.append(numba.get_num_threads()) or real(*a, **k))
+    if env:
+        monkeypatch.setenv("STREAMING_UMAP_UNSEEDED_LAYOUT", env)
+    threads(share)
+    data, _ = labelled_mixture(600, 8, 3, seed=0)
+    layout = _fit(data, n_epochs=20)
+    assert calls == ([share] if ours else [])
+    assert layout.shape == (600, 2) and np.isfinite(layout).all()
+
+
+def _unseeded_fit(data: np.ndarray, draw: int, layout: str, monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
+    """A fit without a seed whose random draws (umap-learn's global stream: spectral init
+    and the layout's random state) start from ``draw``, so both layouts start alike."""
+    with monkeypatch.context() as env:
+        env.setenv("STREAMING_UMAP_UNSEEDED_LAYOUT", layout)
+        np.random.seed(draw)
+        return _fit(data)
+
+
+@pytest.mark.parametrize("name", ["digits", "mixture"])
+def test_unseeded_quality_matches_umap_learns_parallel_layout(name: str, monkeypatch, threads) -> None:
+    """On two threads, trustworthiness and HDBSCAN's agreement with the true labels no more
+    than 0.01 below umap-learn's parallel layout's (mean of three draws)."""
+    from sklearn.cluster import HDBSCAN
+    from sklearn.manifold import trustworthiness
+    from sklearn.metrics import adjusted_rand_score
+
+    threads(2)
+    data, labels = digits() if name == "digits" else labelled_mixture(3000, 32, 10, seed=1)
+    scores: dict[str, list[tuple[float, float]]] = {"blocks": [], "umap-learn": []}
+    for draw in (1, 2, 3):
+        for who in scores:
+            layout = _unseeded_fit(data, draw, who, monkeypatch)
+            clusters = HDBSCAN(min_cluster_size=30, copy=True).fit_predict(layout)
+            scores[who].append((trustworthiness(data, layout, n_neighbors=15),
+                                adjusted_rand_score(labels, clusters)))
+    ours, theirs = np.mean(scores["blocks"], axis=0), np.mean(scores["umap-learn"], axis=0)
+    assert ours[0] >= theirs[0] - 0.01, scores
+    assert ours[1] >= theirs[1] - 0.01, scores
 
 
 def test_seeded_jobs_keep_umap_learns_layout_when_asked_and_any_thread_count_agrees(

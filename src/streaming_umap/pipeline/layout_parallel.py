@@ -3,7 +3,11 @@
 With ``random_state`` set, umap-learn runs its layout on one thread (lmcinnes/umap#1080:
 its parallel layout updates rows from several threads at once, so the result depends on
 timing), and that layout is most of a seeded job's time. This module is the layout we run
-instead for seeded fits, on all the threads the job is given.
+instead for seeded fits, on all the threads the job is given. Fits without a seed use it
+too when the job has two threads or more: on 2 cores it is faster than umap-learn's
+parallel layout (10k x 512, 500 epochs: 11.96 s against 14.14 s for the layout alone),
+which pays for rows written by several threads at once; on one thread umap-learn's is
+faster (no snapshot to copy each epoch) and stays.
 
 The scheme (block-Jacobi across blocks, Gauss-Seidel inside each):
 
@@ -321,9 +325,10 @@ def optimize_layout_blocks(
 
 
 @contextmanager
-def seeded_layout_in_parallel() -> Iterator[None]:
+def layout_by_blocks(unseeded: bool = False) -> Iterator[None]:
     """While a fit runs inside, umap-learn's seeded layout (the one it runs on one thread)
-    is :func:`optimize_layout_blocks`; every other call goes to umap-learn's own."""
+    is :func:`optimize_layout_blocks`, and with ``unseeded`` its parallel layout (a fit
+    without a seed) too; every other call (a transform, densMAP) goes to umap-learn's own."""
     from umap import umap_
 
     original = umap_.optimize_layout_euclidean
@@ -338,7 +343,7 @@ def seeded_layout_in_parallel() -> Iterator[None]:
                parallel: bool = False, verbose: bool = False, densmap: bool = False,
                densmap_kwds: Any = None, tqdm_kwds: Any = None,
                move_other: bool = False) -> Any:
-        ours = (not parallel and move_other and not densmap and isinstance(n_epochs, int)
+        ours = ((unseeded or not parallel) and move_other and not densmap and isinstance(n_epochs, int)
                 and head_embedding is tail_embedding and head_embedding.dtype == np.float32
                 and head_embedding.flags.c_contiguous)
         if not ours:

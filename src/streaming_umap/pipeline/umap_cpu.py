@@ -2,8 +2,11 @@
 
 With ``random_state`` set, the layout is ours (:mod:`.layout_parallel`): reproducible and
 on every thread the job has, where umap-learn's seeded layout runs on one.
-``STREAMING_UMAP_SEEDED_LAYOUT=umap-learn`` keeps umap-learn's seeded layout instead. A
-refit from a kept model (``init_from``) always keeps umap-learn's.
+``STREAMING_UMAP_SEEDED_LAYOUT=umap-learn`` keeps umap-learn's seeded layout instead.
+Without a seed, a job on two threads or more lays out by the same blocks (faster than
+umap-learn's parallel layout); ``STREAMING_UMAP_UNSEEDED_LAYOUT=umap-learn`` keeps
+umap-learn's. A job on one thread, and a refit from a kept model (``init_from``), always
+keep umap-learn's.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 import warnings
 from contextlib import nullcontext
 
+import numba
 import numpy as np
 
 from ..backends.base import RunOptions, UMAPOutput, default_epochs
@@ -20,7 +24,7 @@ from ..schemas import UMAPParams
 from .checkpoint import Checkpoint
 from .knn import knn_graph
 from .layout_hook import epoch_checkpoints
-from .layout_parallel import seeded_layout_in_parallel
+from .layout_parallel import layout_by_blocks
 
 MIN_ROWS_FOR_UMAP = 4
 
@@ -110,7 +114,12 @@ def run_umap(
         # limit, which umap-learn's layout keeps; an independent fit: 0.90)
         seeded = (params.random_state is not None and options.init is None
                   and os.environ.get("STREAMING_UMAP_SEEDED_LAYOUT", "blocks") != "umap-learn")
-        with epoch_checkpoints(cp, rows), (seeded_layout_in_parallel() if seeded else nullcontext()):
+        # without a seed, ours only on 2+ threads: on one, umap-learn's is faster
+        unseeded = (params.random_state is None and options.init is None
+                    and numba.get_num_threads() >= 2
+                    and os.environ.get("STREAMING_UMAP_UNSEEDED_LAYOUT", "blocks") != "umap-learn")
+        blocks = layout_by_blocks(unseeded) if seeded or unseeded else nullcontext()
+        with epoch_checkpoints(cp, rows), blocks:
             embedding = model.fit_transform(data)
     seconds["graph+layout"] = time.perf_counter() - started
     return UMAPOutput(np.ascontiguousarray(embedding, dtype=np.float32), notes, seconds)
