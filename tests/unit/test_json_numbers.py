@@ -13,6 +13,16 @@ from streaming_umap.web import ingest
 SETTINGS = Settings()
 
 
+@pytest.fixture(autouse=True, params=["whole", "in parts"])
+def pieces(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test reads its texts both ways: on one thread, and cut into up to 4 pieces read
+    on as many threads (what bodies over 8 MiB get; here whatever their size)."""
+    if request.param == "in parts":
+        monkeypatch.setattr(ingest, "READ_PART_MIN_BYTES", 1)
+        monkeypatch.setattr(ingest, "_cores", lambda: 4)
+    return str(request.param)
+
+
 def _reference(texts: list[str]) -> np.ndarray:
     """What the row decoder gives: msgspec's float, then numpy's float32 of it (for a
     number beyond float64, which msgspec refuses, Python's: infinity, as the reader gives;
@@ -174,3 +184,65 @@ def test_the_msgspec_setting_reads_the_same_rows_without_numba() -> None:
     compiled = ingest.parse_json("umap", body, SETTINGS)
     assert loaded == "False"
     assert digest == __import__("hashlib").sha256(compiled.data.tobytes()).hexdigest()
+
+
+def _matrix_text(rng: np.random.Generator, rows: int, width: int) -> bytes:
+    """A list of lists of numbers with random white space, some numbers long enough to be
+    left to float()."""
+    def space() -> str:
+        return "".join(rng.choice([" ", "\n", "\t", "\r"], int(rng.integers(0, 3))))
+
+    def number() -> str:
+        if rng.random() < 0.05:
+            return f"0.{int(rng.integers(10**9)):09d}{'3' * 20}"
+        return repr(float(rng.normal() * 10.0 ** int(rng.integers(-5, 5))))
+
+    body = ",".join(space() + "[" + ",".join(space() + number() + space() for _ in range(width)) + "]" + space()
+                    for _ in range(rows))
+    return f"{space()}[{space()}{body}]{space()}".encode()
+
+
+def _read(text: bytes, parts: int) -> tuple[int, np.ndarray, np.ndarray]:
+    from streaming_umap.web import _json_kernels
+
+    buffer = np.frombuffer(text, dtype=np.uint8)
+    rows, width = _json_kernels.count(buffer)
+    out = np.full((max(rows, 1), max(width, 1)), np.nan, dtype=np.float32)
+    slow = np.full((64, 3), -7, dtype=np.int64)
+    if rows < 0:
+        return -1, out, slow
+    found = (_json_kernels.read(buffer, out, slow) if parts == 1
+             else _json_kernels.read_split(buffer, out, slow, parts))
+    return int(found), out, slow[:max(int(found), 0)]
+
+
+def test_reading_in_pieces_gives_what_one_read_gives(pieces: str) -> None:
+    """Cut anywhere into 2-7 pieces, valid texts read to the same bits and the same slow
+    numbers, and texts with one byte changed are refused or read alike."""
+    if pieces != "whole":
+        pytest.skip("calls the readers itself")
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        text = _matrix_text(rng, int(rng.integers(1, 40)), int(rng.integers(1, 6)))
+        if trial % 2:
+            broken = bytearray(text)
+            broken[int(rng.integers(len(broken)))] = int(rng.choice(list(b"[],.0 e-x")))
+            text = bytes(broken)
+        want = _read(text, 1)
+        for parts in range(2, 8):
+            got = _read(text, parts)
+            assert got[0] == want[0], (text, parts)
+            if want[0] >= 0:
+                assert np.array_equal(got[1].view(np.uint32), want[1].view(np.uint32)), (text, parts)
+                assert np.array_equal(got[2], want[2]), (text, parts)
+
+
+def test_too_many_slow_numbers_over_all_pieces_is_refused() -> None:
+    from streaming_umap.web import _json_kernels
+
+    long = "0." + "7" * 25
+    text = ("[" + ",".join(f"[{long},{long}]" for _ in range(30)) + "]").encode()
+    buffer = np.frombuffer(text, dtype=np.uint8)
+    out = np.empty((30, 2), dtype=np.float32)
+    assert _json_kernels.read_split(buffer, out, np.empty((60, 3), dtype=np.int64), 3) == 60
+    assert _json_kernels.read_split(buffer, out, np.empty((59, 3), dtype=np.int64), 3) == -2

@@ -23,6 +23,10 @@ as it starts (:func:`streaming_umap.web.ingest.start_loading_json_reader`).
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import numba
 import numpy as np
 
@@ -193,6 +197,57 @@ def _number(buf, i, n, bits, pattern_of):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True, nogil=True)
+def read_rows(buf, i, out, first, rows, slow):  # type: ignore[no-untyped-def]
+    """Read ``rows`` rows of the list of lists in ``buf``, the first opening at ``i``,
+    into ``out[first:first + rows]``, rows separated by commas. A number this cannot
+    convert exactly is recorded in ``slow`` as (start, end, flat index) for the caller.
+    Returns (where the text goes on after the last row and its white space, how many
+    numbers are slow); that count is -1 where the text is not such rows, -2 where more
+    numbers are slow than ``slow`` holds."""
+    n = len(buf)
+    width = out.shape[1]
+    n_slow = 0
+    bits = np.empty(1, dtype=np.float64)
+    pattern_of = bits.view(np.uint64)
+    last = first + rows - 1
+    for row in range(first, first + rows):
+        if i >= n or buf[i] != 91:  # [
+            return i, -1
+        i = _skip_ws(buf, i + 1, n)
+        for column in range(width):
+            start = i
+            i, value, state = _number(buf, i, n, bits, pattern_of)
+            if state < 0:
+                return i, -1
+            if state == 0:
+                out[row, column] = value
+            else:
+                if n_slow == slow.shape[0]:
+                    return i, -2
+                slow[n_slow, 0] = start
+                slow[n_slow, 1] = i
+                slow[n_slow, 2] = row * width + column
+                n_slow += 1
+            i = _skip_ws(buf, i, n)
+            if i >= n:
+                return i, -1
+            if column < width - 1:
+                if buf[i] != 44:  # ,
+                    return i, -1
+                i = _skip_ws(buf, i + 1, n)
+            elif buf[i] != 93:  # ]
+                return i, -1
+        i = _skip_ws(buf, i + 1, n)
+        if i >= n:
+            return i, -1
+        if row < last:
+            if buf[i] != 44:
+                return i, -1
+            i = _skip_ws(buf, i + 1, n)
+    return i, n_slow
+
+
+@numba.njit(cache=True, nogil=True)
 def read(buf, out, slow):  # type: ignore[no-untyped-def]
     """Read the JSON list of lists of numbers in ``buf`` into the float32 matrix ``out``
     (its shape from :func:`count`). A number this cannot convert exactly is recorded in
@@ -200,53 +255,106 @@ def read(buf, out, slow):  # type: ignore[no-untyped-def]
     -1 where ``buf`` is not such a matrix, -2 where more numbers are slow than ``slow``
     holds."""
     n = len(buf)
-    rows, width = out.shape
-    n_slow = 0
-    bits = np.empty(1, dtype=np.float64)
-    pattern_of = bits.view(np.uint64)
     i = _skip_ws(buf, 0, n)
     if i >= n or buf[i] != 91:  # [
         return -1
-    i = _skip_ws(buf, i + 1, n)
-    for row in range(rows):
-        if i >= n or buf[i] != 91:
-            return -1
-        i = _skip_ws(buf, i + 1, n)
-        for column in range(width):
-            start = i
-            i, value, state = _number(buf, i, n, bits, pattern_of)
-            if state < 0:
-                return -1
-            if state == 0:
-                out[row, column] = value
-            else:
-                if n_slow == slow.shape[0]:
-                    return -2
-                slow[n_slow, 0] = start
-                slow[n_slow, 1] = i
-                slow[n_slow, 2] = row * width + column
-                n_slow += 1
-            i = _skip_ws(buf, i, n)
-            if i >= n:
-                return -1
-            if column < width - 1:
-                if buf[i] != 44:  # ,
-                    return -1
-                i = _skip_ws(buf, i + 1, n)
-            elif buf[i] != 93:  # ]
-                return -1
-        i = _skip_ws(buf, i + 1, n)
-        if i >= n:
-            return -1
-        if row < rows - 1:
-            if buf[i] != 44:
-                return -1
-            i = _skip_ws(buf, i + 1, n)
-        elif buf[i] != 93:
-            return -1
-    if _skip_ws(buf, i + 1, n) != n:
+    i, n_slow = read_rows(buf, _skip_ws(buf, i + 1, n), out, 0, out.shape[0], slow)
+    if n_slow < 0:
+        return n_slow
+    if buf[i] != 93 or _skip_ws(buf, i + 1, n) != n:  # ]
         return -1
     return n_slow
+
+
+@numba.njit(cache=True, nogil=True)
+def row_start(buf, i):  # type: ignore[no-untyped-def]
+    """The first ``[`` at ``i`` or after that follows ``]``, a comma and ``[`` (white
+    space aside): in a list of lists of numbers, where a row other than the first opens;
+    -1 where there is none. A cut there is checked by reading: see :func:`read_split`."""
+    n = len(buf)
+    for j in range(max(i, 1), n):
+        if buf[j] != 91:
+            continue
+        k = j - 1
+        while k > 0 and (buf[k] == 32 or buf[k] == 10 or buf[k] == 13 or buf[k] == 9):
+            k -= 1
+        if buf[k] != 44:
+            continue
+        k -= 1
+        while k > 0 and (buf[k] == 32 or buf[k] == 10 or buf[k] == 13 or buf[k] == 9):
+            k -= 1
+        if buf[k] == 93:
+            return j
+    return -1
+
+
+@numba.njit(cache=True, nogil=True)
+def openings(buf, end):  # type: ignore[no-untyped-def]
+    """How many ``[`` ``buf[:end]`` holds."""
+    found = 0
+    for j in range(end):
+        found += buf[j] == 91
+    return found
+
+
+_POOL: Any = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> Any:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < workers:
+            _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="json-rows")
+        return _POOL
+
+
+def read_split(buf: np.ndarray, out: np.ndarray, slow: np.ndarray, parts: int) -> int:
+    """:func:`read`'s answer, the rows read in up to ``parts`` pieces on as many threads
+    (the kernels hold no GIL). Each piece starts where :func:`row_start` finds a row
+    opening, at the row the ``[`` before it number, and must end, white space and a
+    comma aside, where the next begins; the last must end with ``]`` and the text. If
+    every piece reads, the whole text is read exactly as :func:`read` reads it, so the
+    answer is the same; a cut in text that is not such a matrix fails a piece."""
+    n, rows = len(buf), out.shape[0]
+    i = _skip_ws(buf, 0, n)
+    if i >= n or buf[i] != 91:
+        return -1
+    cuts = [(int(_skip_ws(buf, i + 1, n)), 0)]
+    for part in range(1, parts):
+        at = row_start(buf, max(n * part // parts, cuts[-1][0] + 1))
+        if at < 0:
+            break
+        row = int(openings(buf, at)) - 1
+        if row <= cuts[-1][1] or row >= rows:
+            break
+        cuts.append((int(at), row))
+    if len(cuts) == 1:
+        return int(read(buf, out, slow))
+    spans = [(at, row, (cuts[k + 1][1] if k + 1 < len(cuts) else rows) - row)
+             for k, (at, row) in enumerate(cuts)]
+    slows = [slow] + [np.empty_like(slow) for _ in spans[1:]]
+    pool = _pool(len(spans) - 1)
+    later = [pool.submit(read_rows, buf, at, out, row, count_, part_slow)
+             for (at, row, count_), part_slow in zip(spans[1:], slows[1:])]
+    answers = [read_rows(buf, spans[0][0], out, spans[0][1], spans[0][2], slows[0])]
+    answers += [future.result() for future in later]
+    for k, (end, found) in enumerate(answers):
+        if found < 0:
+            return int(found)
+        if k + 1 < len(answers):
+            if end >= n or buf[end] != 44 or _skip_ws(buf, end + 1, n) != spans[k + 1][0]:
+                return -1
+        elif end >= n or buf[end] != 93 or _skip_ws(buf, end + 1, n) != n:
+            return -1
+    total = sum(int(found) for _, found in answers)
+    if total > slow.shape[0]:
+        return -2
+    at = int(answers[0][1])
+    for part_slow, (_, found) in zip(slows[1:], answers[1:]):
+        slow[at:at + found] = part_slow[:found]
+        at += found
+    return total
 
 
 @numba.njit(cache=True, nogil=True)
@@ -346,9 +454,10 @@ def data_span(buf):  # type: ignore[no-untyped-def]
 def warm() -> None:
     """Compile (or load from numba's cache) the readers for the buffers they are given:
     read-only ones (``bytes``) and writable ones (the ``bytearray`` a body is read into)."""
-    for text in (b'{"data": [[1.5,-2e-3]]}', bytearray(b'{"data": [[1.5,-2e-3]]}')):
+    for text in (b'{"data": [[1.5,-2e-3], [1, 2]]}', bytearray(b'{"data": [[1.5,-2e-3], [1, 2]]}')):
         buffer = np.frombuffer(text, dtype=np.uint8)
         start, end = data_span(buffer)
         buffer = buffer[start:end]
         rows, width = count(buffer)
         read(buffer, np.empty((rows, width), dtype=np.float32), np.empty((1, 3), dtype=np.int64))
+        read_split(buffer, np.empty((rows, width), dtype=np.float32), np.empty((1, 3), dtype=np.int64), 2)

@@ -268,6 +268,8 @@ _JSON_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
 
 
 COMPILED_MIN_BYTES = 64 << 10  # a JSON body from this size is read by the compiled reader
+READ_PART_MIN_BYTES = 4 << 20  # bodies above 8 MiB are read on 2+ threads (each piece at least this)
+READ_PARTS_MAX = 4
 SLOW_NUMBERS_MAX = 1 << 16  # numbers it may leave to float() before the row decoder takes over
 
 
@@ -322,6 +324,10 @@ def _compiled_request(kind: str, body: bytes | bytearray,
     return None if data is None else (decoded[0], data)
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def _rows_compiled(text: Any, settings: Settings) -> np.ndarray | None:
     """The JSON text of a list of equally long lists of numbers (any buffer) as float32
     rows, by :mod:`._json_kernels`; each value is the one msgspec and numpy give. None
@@ -337,7 +343,8 @@ def _rows_compiled(text: Any, settings: Settings) -> np.ndarray | None:
     _check_elements(rows, width, settings)  # before the rows are allocated
     out = np.empty((rows, width), dtype=np.float32)
     slow = np.empty((min(SLOW_NUMBERS_MAX, rows * width), 3), dtype=np.int64)
-    n_slow = kernels.read(buffer, out, slow)
+    parts = min(READ_PARTS_MAX, _cores(), len(buffer) // READ_PART_MIN_BYTES)
+    n_slow = kernels.read_split(buffer, out, slow, parts) if parts > 1 else kernels.read(buffer, out, slow)
     if n_slow < 0:
         return None
     flat = out.reshape(-1)
