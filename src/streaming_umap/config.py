@@ -104,6 +104,11 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float) -> flo
     return value
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the system tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with the environment variable that sets it.

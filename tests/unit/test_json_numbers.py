@@ -19,7 +19,7 @@ def pieces(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     on as many threads (what bodies over 8 MiB get; here whatever their size)."""
     if request.param == "in parts":
         monkeypatch.setattr(ingest, "READ_PART_MIN_BYTES", 1)
-        monkeypatch.setattr(ingest, "_cores", lambda: 4)
+        monkeypatch.setattr(ingest, "usable_cores", lambda: 4)
     return str(request.param)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import usable_cores
 from ..pipeline.checkpoint import NullCheckpoint
 from ..pipeline.knn import NND_LARGE_ROWS
 from ..schemas import ClusterParams, UMAPParams
@@ -95,10 +96,6 @@ HELPER_STEPS = ("NN-descent (cosine, inputs below 16,384 rows)",
                 "NN-descent (cosine, inputs above 16,384 rows)",
                 "umap-learn's seeded layout (refits)",
                 "placing rows into a kept model")
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _markers(parts: tuple[str, ...] = ("core", "helper")) -> list[Any]:
@@ -199,7 +196,7 @@ class CPUBackend:
         self.helper: Any = None  # a first start's warm-up helper process (warm_up(split=True))
 
     def describe(self) -> dict[str, Any]:
-        cores = _cores()
+        cores = usable_cores()
         return {"device": f"CPU ({cores} cores)", "cores": cores}
 
     def warm_up(self, light: bool = False, progress: Callable[[str], None] | None = None,
@@ -223,7 +220,7 @@ class CPUBackend:
         say = progress or (lambda step: None)
         steps = self._warm_steps(light)
         self.helper = None
-        if split and not light and _cores() >= 2 and not cache_holds_warm_up():
+        if split and not light and usable_cores() >= 2 and not cache_holds_warm_up():
             self.helper = _start_helper([name for name, _ in steps if name in HELPER_STEPS])
             if self.helper is not None:
                 steps = [(name, run) for name, run in steps if name not in HELPER_STEPS]

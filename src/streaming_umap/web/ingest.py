@@ -36,7 +36,7 @@ import msgspec
 import numpy as np
 from starlette.requests import Request
 
-from ..config import Settings
+from ..config import Settings, usable_cores
 from ..errors import (
     InvalidInput,
     MalformedBody,
@@ -324,10 +324,6 @@ def _compiled_request(kind: str, body: bytes | bytearray,
     return None if data is None else (decoded[0], data)
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def _rows_compiled(text: Any, settings: Settings) -> np.ndarray | None:
     """The JSON text of a list of equally long lists of numbers (any buffer) as float32
     rows, by :mod:`._json_kernels`; each value is the one msgspec and numpy give. None
@@ -343,7 +339,7 @@ def _rows_compiled(text: Any, settings: Settings) -> np.ndarray | None:
     _check_elements(rows, width, settings)  # before the rows are allocated
     out = np.empty((rows, width), dtype=np.float32)
     slow = np.empty((min(SLOW_NUMBERS_MAX, rows * width), 3), dtype=np.int64)
-    parts = min(READ_PARTS_MAX, _cores(), len(buffer) // READ_PART_MIN_BYTES)
+    parts = min(READ_PARTS_MAX, usable_cores(), len(buffer) // READ_PART_MIN_BYTES)
     n_slow = kernels.read_split(buffer, out, slow, parts) if parts > 1 else kernels.read(buffer, out, slow)
     if n_slow < 0:
         return None

@@ -36,7 +36,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ...config import Settings
+from ...config import Settings, usable_cores
 from ...errors import InvalidInput, ServiceUnavailable
 from ...pipeline import gpu_memory
 from .. import protocol as msg
@@ -68,10 +68,6 @@ def spawn_process(target: Any, cfg: WorkerConfig, *args: Any) -> tuple[Any, Conn
     process.start()
     child.close()
     return process, conn
-
-
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 Immediate = tuple[msg.RunImmediate, "asyncio.Future[dict[str, Any]]"]
