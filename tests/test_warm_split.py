@@ -35,7 +35,14 @@ RUN = textwrap.dedent('''
         backend = cpu.CPUBackend()
         backend.warm_up(progress=steps.append, split=True)
         helper = backend.helper
-        print(json.dumps({"steps": steps, "helpers": [] if helper is None else [helper.pid]}), flush=True)
+        from umap import layouts
+        from streaming_umap.pipeline import layout_parallel
+        # the two layouts a job without a seed may take (by blocks on 2+ threads, umap-learn's
+        # parallel one with a one-thread share), compiled in this process for forked workers
+        compiled = [len(layout_parallel._epoch.signatures),
+                    len(layouts._nb_optimize_layout_euclidean_single_epoch_parallel.signatures)]
+        print(json.dumps({"steps": steps, "helpers": [] if helper is None else [helper.pid],
+                          "layouts": compiled}), flush=True)
         if helper is not None:
             assert helper.wait(600) == 0  # before this process exits (the helper dies with it)
             backend.adopt_helper()  # as the template does once the helper is done
@@ -73,12 +80,14 @@ def test_a_first_start_splits_its_warm_up_and_the_next_one_does_not(tmp_path: Pa
     assert not set(HELPER_STEPS) & set(first["steps"])  # left to the helper
     assert "NN-descent (euclidean, inputs above 16,384 rows)" in first["steps"]
     assert first["steps"][-1] == "timing a small layout for the ETA model"
+    assert min(first["layouts"]) >= 1, first["layouts"]
     assert not psutil.pid_exists(first["helpers"][0]) or psutil.Process(first["helpers"][0]).status() == "zombie"
     markers = sorted(p.name.rsplit("-", 1)[0] for p in cache.glob(".streaming-umap-warm-*"))
     assert markers == [".streaming-umap-warm-core", ".streaming-umap-warm-helper"]
     second = _warm(cache)
     assert second["helpers"] == []
     assert set(HELPER_STEPS) <= set(second["steps"])  # every step here: loaded from the cache
+    assert min(second["layouts"]) >= 1, second["layouts"]
     cli = subprocess.run([sys.executable, "-m", "streaming_umap.cli", "warm-cache"], capture_output=True,
                          text=True, timeout=120, env=dict(os.environ, NUMBA_CACHE_DIR=str(cache)))
     assert cli.returncode == 0 and f"{cache} already holds every warm-up step" in cli.stderr

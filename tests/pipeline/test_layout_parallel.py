@@ -272,3 +272,4 @@ def test_by_default_a_seeded_job_lays_out_by_blocks(monkeypatch) -> None:
     data, _ = labelled_mixture(600, 8, 3, seed=0)
     _fit(data, random_state=5, n_epochs=20)
     assert calls == [1]
+

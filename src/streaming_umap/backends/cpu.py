@@ -188,6 +188,19 @@ def fill_cache(steps: list[str], parent: int) -> None:
     _mark("helper", light=False)
 
 
+def _also_on_one_thread(run: Callable[[], Any]) -> Callable[[], Any]:
+    """``run`` on the threads there are, then on one (the code a job with a one-thread
+    share takes where it differs)."""
+    from ..pipeline.knn import numba_threads
+
+    def both() -> None:
+        run()
+        with numba_threads(1):
+            run()
+
+    return both
+
+
 class CPUBackend:
     name = "cpu"
 
@@ -272,12 +285,13 @@ class CPUBackend:
             data.setflags(write=False)  # NN-descent for read-only arrays apart (another 30 s)
         steps: list[tuple[str, Callable[[], Any]]] = []
         for metric in ("euclidean", "cosine"):
-            # a seed lays out on one thread, no seed in parallel: two compiled layouts
+            # a fit lays out by blocks on 2+ threads (pipeline.layout_parallel); without a
+            # seed, a job with a one-thread share takes umap-learn's parallel layout instead
             for seed in (0, None):
                 params = UMAPParams(n_neighbors=15, metric=metric, n_epochs=20, random_state=seed)
+                fit = functools.partial(self.umap, small, params, NullCheckpoint(), exact)
                 steps.append((f"exact kNN, graph and {'seeded' if seed is not None else 'parallel'} "
-                              f"layout ({metric})",
-                              functools.partial(self.umap, small, params, NullCheckpoint(), exact)))
+                              f"layout ({metric})", fit if seed is not None else _also_on_one_thread(fit)))
             for where, data in sizes.items() if not light else ():
                 params = UMAPParams(n_neighbors=15, metric=metric, n_epochs=1)
                 steps.append((f"NN-descent ({metric}, inputs {where} 16,384 rows)",

@@ -315,7 +315,10 @@ def read_split(buf: np.ndarray, out: np.ndarray, slow: np.ndarray, parts: int) -
     opening, at the row the ``[`` before it number, and must end, white space and a
     comma aside, where the next begins; the last must end with ``]`` and the text. If
     every piece reads, the whole text is read exactly as :func:`read` reads it, so the
-    answer is the same; a cut in text that is not such a matrix fails a piece."""
+    answer is the same; a cut in text that is not such a matrix fails a piece. A text
+    both broken and over ``slow``'s size may give -1 where :func:`read` gives -2 (the
+    pieces' slow numbers are added up only once all have read); the caller treats both
+    alike."""
     n, rows = len(buf), out.shape[0]
     i = _skip_ws(buf, 0, n)
     if i >= n or buf[i] != 91:
