@@ -9,13 +9,13 @@ running (``workers.busy`` in its own answer): issue 2's goal.
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
+from ...config import usable_cores
 from ..context import Context
 from ..jobs import npy_bytes
 
@@ -58,7 +58,7 @@ def run(ctx: Context) -> dict[str, Any]:
     rows = profile.concurrency_rows
     dataset = ctx.mixture(rows, profile.dims)
     body = npy_bytes(dataset.data)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     levels: list[dict[str, Any]] = []
     # always measured: the first level (the figure's baseline) and the first one with
     # enough jobs for issue 2's /health goal; the others while the budget allows
