@@ -194,13 +194,13 @@ def test_unseeded_fits_by_blocks_only_when_asked_and_transforms_keep_umap_learns
     assert umap_.optimize_layout_euclidean is before  # restored on exit
 
 
-@pytest.mark.parametrize("share, env, ours", [(2, None, True), (1, None, False),
-                                              (2, "umap-learn", False)])
-def test_an_unseeded_job_lays_out_by_blocks_on_two_threads_or_more(
+@pytest.mark.parametrize("share, env, ours", [(2, None, False), (2, "umap-learn", False),
+                                              (2, "blocks", True), (1, "blocks", False)])
+def test_an_unseeded_job_lays_out_by_blocks_only_when_asked_on_two_threads_or_more(
         share, env, ours, monkeypatch, threads) -> None:
-    """Without a seed a job on 2+ threads lays out by blocks (faster than umap-learn's
-    parallel layout there); on one thread, or with STREAMING_UMAP_UNSEEDED_LAYOUT=umap-learn,
-    umap-learn's parallel layout runs."""
+    """Without a seed a job takes umap-learn's parallel layout (quicker than the blocks on
+    2 cores); with STREAMING_UMAP_UNSEEDED_LAYOUT=blocks it lays out by blocks on 2+
+    threads, and on one thread still by umap-learn's."""
     calls: list[int] = []
     real = layout_parallel.optimize_layout_blocks
     monkeypatch.setattr(layout_parallel, "optimize_layout_blocks",

@@ -274,6 +274,8 @@ class CPUBackend:
 
     def _warm_steps(self, light: bool) -> list[tuple[str, Callable[[], Any]]]:
         """The warm-up's steps in order, each a name and what it runs."""
+        from ..pipeline.umap_cpu import unseeded_by_blocks
+
         exact = RunOptions(chunk_size=500, exact_knn_max_rows=10_000)
         approx = RunOptions(chunk_size=5000, exact_knn_max_rows=0)
         small = _sample(1200, 32, 0)
@@ -285,13 +287,14 @@ class CPUBackend:
             data.setflags(write=False)  # NN-descent for read-only arrays apart (another 30 s)
         steps: list[tuple[str, Callable[[], Any]]] = []
         for metric in ("euclidean", "cosine"):
-            # a fit lays out by blocks on 2+ threads (pipeline.layout_parallel); without a
-            # seed, a job with a one-thread share takes umap-learn's parallel layout instead,
-            # which does not depend on the metric: compiled once, in the euclidean step
+            # a seeded fit lays out by blocks (pipeline.layout_parallel), one without a seed
+            # by umap-learn's parallel layout; with STREAMING_UMAP_UNSEEDED_LAYOUT=blocks by
+            # blocks on 2+ threads, and a job with a one-thread share still by umap-learn's
+            # (which does not depend on the metric: compiled once, in the euclidean step)
             for seed in (0, None):
                 params = UMAPParams(n_neighbors=15, metric=metric, n_epochs=20, random_state=seed)
                 fit = functools.partial(self.umap, small, params, NullCheckpoint(), exact)
-                if seed is None and metric == "euclidean":
+                if seed is None and metric == "euclidean" and unseeded_by_blocks():
                     fit = _also_on_one_thread(fit)
                 steps.append((f"exact kNN, graph and {'seeded' if seed is not None else 'parallel'} "
                               f"layout ({metric})", fit))

@@ -3,11 +3,10 @@
 With ``random_state`` set, umap-learn runs its layout on one thread (lmcinnes/umap#1080:
 its parallel layout updates rows from several threads at once, so the result depends on
 timing), and that layout is most of a seeded job's time. This module is the layout we run
-instead for seeded fits, on all the threads the job is given. Fits without a seed use it
-too when the job has two threads or more: on 2 cores it is faster than umap-learn's
-parallel layout (10k x 512, 500 epochs: 11.96 s against 14.14 s for the layout alone),
-which pays for rows written by several threads at once; on one thread umap-learn's is
-faster (no snapshot to copy each epoch) and stays.
+instead for seeded fits, on all the threads the job is given. Fits without a seed keep
+umap-learn's parallel layout, which needs no snapshot and no delivery of moves across
+blocks and was quicker on 2 cores at every size measured (``umap_cpu.unseeded_by_blocks``,
+which also names the setting that lays them out here instead).
 
 The scheme (block-Jacobi across blocks, Gauss-Seidel inside each):
 
