@@ -41,6 +41,9 @@ def _die_with_parent() -> None:
         pass
 
 
+PORT_ATTEMPTS = 3  # a server whose port was taken before it bound starts again on another
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,21 +107,35 @@ class Service:
             PYTHONUNBUFFERED="1",
         )
         env.update(self.env)
-        if self._out is not None:  # restarting after a crash the test caused
-            self._out.close()
-        self._out = out = open((self.out_dir or self.data_dir) / "server.out", "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streaming_umap.cli", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-        try:
-            self.wait_ready(wait_warm)
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        for attempt in range(PORT_ATTEMPTS):
+            if self._out is not None:  # restarting after a crash the test caused
+                self._out.close()
+            self._out = out = open((self.out_dir or self.data_dir) / "server.out", "ab")
+            began = out.tell()
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streaming_umap.cli", "serve", "--host", "127.0.0.1",
+                 "--port", str(self.port)],
+                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+            try:
+                self.wait_ready(wait_warm)
+                return self
+            except BaseException:
+                self.stop()
+                # free_port() only names a port that was free: another process (a Dask
+                # worker, another test process's server) may bind it before this server
+                if attempt + 1 == PORT_ATTEMPTS or not self._port_was_taken(began):
+                    raise
+                self.port = free_port()
+        raise AssertionError("unreachable")
+
+    def _port_was_taken(self, since: int) -> bool:
+        """Whether the server that wrote server.out from byte ``since`` on exited because
+        its port was in use."""
+        with open((self.out_dir or self.data_dir) / "server.out", "rb") as fh:
+            fh.seek(since)
+            return b"address already in use" in fh.read()
 
     def wait_ready(self, wait_warm: bool = True, timeout: float = READY_TIMEOUT) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
